@@ -1,0 +1,1 @@
+"""Navixy API v2 client."""
