@@ -37,6 +37,13 @@ class NavixyUnavailable(NavixyError):
     failed). Callers of non-idempotent calls must check before re-sending.
     """
 
-    def __init__(self, description: str, *, maybe_delivered: bool, code: int = 0) -> None:
-        super().__init__(code, description)
+    def __init__(
+        self,
+        description: str,
+        *,
+        maybe_delivered: bool,
+        code: int = 0,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(code, description, http_status=http_status)
         self.maybe_delivered = maybe_delivered

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
 class Battery(_Payload):
@@ -40,7 +40,8 @@ class DeviceModel(_Payload):
     id_type: str = "imei"
     has_phone: bool = False
     has_apn_settings: bool = False
-    register: bool = True
+    # `register` in the API; renamed because BaseModel has no business owning that name.
+    registrable: bool = Field(default=True, alias="register")
     has_auto_registration: bool = False
     check_bundle: bool = False
     port: int | None = None

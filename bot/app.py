@@ -1,0 +1,184 @@
+"""Wiring: builds the Telegram Application and its services from the settings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    TypeHandler,
+)
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.i18n import gettext_for
+from bot.logs import setup_logging
+from bot.navixy.client import NavixyClient
+from bot.sandbox import NavixySandbox
+from bot.services.catalog import Catalog
+from bot.services.registrar import Registered, Registrar
+from bot.storage.db import Database
+from bot.storage.journal import RegistrationJournal
+from bot.storage.model_cache import ModelCache
+from bot.storage.persistence import SqlitePersistence, write_through_handler
+from bot.telegram import texts
+from bot.telegram.common import SERVICES_KEY, Context, Services, services
+from bot.telegram.conversation import build_conversation
+from bot.telegram.misc import (
+    access_gate,
+    cancel_outside,
+    help_command,
+    inline_search,
+    on_error,
+    stale_callback,
+    start,
+)
+from bot.telegram.processing import PerConversationProcessor
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
+SANDBOX_KEY = "sandbox"
+
+
+def build_application(settings: Settings) -> App:
+    """The bot exactly as production runs it (tests build it with this too)."""
+    api = settings.telegram_api_url
+
+    persistence = SqlitePersistence(path=settings.database_path)
+
+    async def post_init(app: App) -> None:
+        # One SQLite connection for conversations, journal and model cache.
+        await _start_services(app, settings, await persistence.database())
+
+    app: App = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .persistence(persistence)
+        .concurrent_updates(PerConversationProcessor(64))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(post_init)
+        .post_shutdown(_stop_services)
+        .build()
+    )
+    app.add_handler(TypeHandler(Update, access_gate), group=-1)
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CommandHandler("help", help_command))
+    app.add_handler(build_conversation())
+    app.add_handler(CommandHandler("cancel", cancel_outside))
+    app.add_handler(InlineQueryHandler(inline_search))
+    app.add_handler(CallbackQueryHandler(stale_callback))
+    app.add_handler(write_through_handler(), group=100)
+    app.add_error_handler(on_error)
+    return app
+
+
+async def _start_services(app: App, settings: Settings, db: Database) -> None:
+    url = settings.navixy_api_url
+    api_key = settings.navixy_api_key.get_secret_value() if settings.navixy_api_key else None
+    if settings.use_sandbox:
+        sandbox = NavixySandbox()
+        api_key = sandbox.new_api_key()
+        url = await sandbox.start()
+        app.bot_data[SANDBOX_KEY] = sandbox
+        log.warning("Navixy SANDBOX at %s: registrations are not real", url)
+    client = NavixyClient(
+        url,
+        api_key=api_key,
+        login=settings.navixy_login,
+        password=settings.navixy_password,
+        timeout=settings.navixy_timeout_seconds,
+    )
+    journal = RegistrationJournal(db)
+    catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
+    svc = Services(
+        settings=settings,
+        db=db,
+        client=client,
+        catalog=catalog,
+        journal=journal,
+        registrar=Registrar(client, journal),
+    )
+    app.bot_data[SERVICES_KEY] = svc
+    await catalog.load_cache()
+    # Navixy may be down: start serving (from the cache) and refresh in the background,
+    # once the application runs.
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    app.job_queue.run_once(_refresh_catalog, when=0, name="catalog-refresh-now")
+    app.job_queue.run_once(_resolve_unresolved, when=0, name="journal-resolve")
+    period = settings.model_refresh_hours * 3600
+    app.job_queue.run_repeating(
+        _refresh_catalog, interval=period, first=period, name="catalog-refresh"
+    )
+    await app.bot.set_my_commands(
+        [
+            BotCommand("register", "Register a device"),
+            BotCommand("cancel", "Stop the current registration"),
+            BotCommand("help", "What this bot does"),
+        ]
+    )
+
+
+async def _refresh_catalog(context: Context) -> None:
+    await services(context).catalog.refresh_if_stale()
+
+
+async def _resolve_unresolved(context: Context) -> None:
+    """Settle registrations a crash left with an unknown outcome, and tell the installer."""
+    for attempt, outcome in await services(context).registrar.resolve_unresolved():
+        if isinstance(outcome, Registered):
+            _ = gettext_for(None)
+            text = texts.registered(
+                _,
+                tracker_id=outcome.tracker_id,
+                label=outcome.label,
+                model=outcome.model,
+                device_id=outcome.device_id,
+                mobile=False,
+            )
+            try:
+                await context.bot.send_message(attempt.chat_id, text)
+            except Exception:
+                log.info("could not notify chat %s about attempt %d", attempt.chat_id, attempt.id)
+
+
+async def _stop_services(app: App) -> None:
+    svc: Services | None = app.bot_data.get(SERVICES_KEY)
+    if svc is not None:
+        await svc.client.aclose()
+        await svc.db.close()
+    sandbox: NavixySandbox | None = app.bot_data.get(SANDBOX_KEY)
+    if sandbox is not None:
+        await sandbox.stop()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        return 2
+    secrets = [settings.bot_token.get_secret_value()]
+    if settings.navixy_api_key:
+        secrets.append(settings.navixy_api_key.get_secret_value())
+    if settings.navixy_password:
+        secrets.append(settings.navixy_password.get_secret_value())
+    setup_logging(settings.log_level, secrets)
+    app = build_application(settings)
+    log.info("starting; database %s", settings.database_path)
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

@@ -1,0 +1,268 @@
+"""Reading device IDs from a photo of a tracker label or box.
+
+`read_device_ids(data, rule)` is synchronous, pure CPU and never raises for bad input; the
+bot awaits `read_device_ids_async`, which runs it in a small dedicated thread pool.
+
+Pipeline (stops as soon as an ID valid for the rule is found):
+1. `image.load_gray`: size/format/pixel/animation checks, bounded grayscale decode;
+2. zxing-cpp on the whole image (all 1-D and 2-D formats we know, 90-degree turns, inverted);
+3. `barcodes.find_regions` + `decode_region`: deskewed (and for small codes, upscaled) crops
+   of barcode-like areas, for 1-D codes tilted beyond zxing's ~10 degree tolerance;
+4. optional OCR (`ocr.py`, only if `tesseract` is installed), results marked `from_ocr`.
+
+Choosing: every decoded text is classified (`CodeKind`) and offered to the domain rules
+(`check_device_id` for a whole 1-D barcode text, `find_id_candidates` for QR/free-text
+payloads). ICCIDs (19-20 digits starting 89) and retail product codes (EAN/UPC: the same on
+every unit) are never candidates. An ID seen in more barcodes ranks first (the IMEI Code 128
+and the QR copy agree), then the order zxing found them in.
+
+Problems: image problems from `load_gray`; otherwise, when no candidate was found, TOO_SMALL
+if a barcode-like area too short to decode (< ~2 px per module for an IMEI Code 128) stayed
+unread, else NO_MATCHING_ID if something was decoded (see `seen`), else NO_BARCODE.
+
+Thread vs process: decoding is in C/C++ (libjpeg in Pillow, OpenCV, zxing-cpp), which all
+release the GIL while they work, so two decoding threads use two cores (measured: see
+`BENCHMARKS.md`), without the pickling, start-up and ~100 MB per-process cost of a process pool,
+and without forking a process that runs an asyncio loop. `cv2.setNumThreads(1)` keeps OpenCV
+from starting its own worker threads per call, so at most `MAX_CONCURRENT_DECODES` cores are
+busy with photos and the event loop thread stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import cv2
+
+from bot.domain.device_id import (
+    IdRule,
+    check_device_id,
+    find_id_candidates,
+    luhn_valid,
+    parse_id_type,
+)
+from bot.photo import ocr
+from bot.photo.barcodes import (
+    LINEAR_FORMATS,
+    PRODUCT_FORMATS,
+    Decoded,
+    Region,
+    decode,
+    decode_region,
+    find_regions,
+)
+from bot.photo.image import Gray, PhotoProblem, load_gray
+
+__all__ = [
+    "MAX_CONCURRENT_DECODES",
+    "CodeKind",
+    "PhotoProblem",
+    "PhotoReading",
+    "SeenCode",
+    "classify_code",
+    "read_device_ids",
+    "read_device_ids_async",
+    "shutdown_executor",
+]
+
+MAX_CONCURRENT_DECODES = 2
+
+cv2.setNumThreads(1)
+
+
+class CodeKind(StrEnum):
+    """What a decoded value looks like."""
+
+    IMEI = "imei"  # 15 digits, Luhn-valid (or a payload that carries one)
+    MEID = "meid"  # 14 hex characters
+    ICCID = "iccid"  # SIM card number: 19-20 digits starting 89
+    SERIAL = "serial"  # another short identifier (S/N, part number)
+    OTHER = "other"  # product codes (EAN/UPC), URLs, free text
+
+
+@dataclass(frozen=True)
+class SeenCode:
+    text: str
+    format: str  # zxing-cpp format name: "Code128", "QRCode", "EAN13", ...
+    kind: CodeKind
+
+
+@dataclass(frozen=True)
+class PhotoReading:
+    candidates: list[str]  # device IDs valid for the rule, best first, deduplicated
+    seen: list[SeenCode]
+    problem: PhotoProblem | None
+    from_ocr: bool
+    elapsed_ms: float
+
+
+_IMEI_RULE = parse_id_type("imei")
+_ICCID = re.compile(r"89\d{17,18}")
+_HEX14 = re.compile(r"[0-9A-Fa-f]{14}")
+_SERIAL = re.compile(r"(?:S/?N\s*[:#]?\s*)?[0-9A-Za-z][0-9A-Za-z/._-]{2,31}", re.IGNORECASE)
+_ICCID_IN_TEXT = re.compile(r"(?<!\d)89\d{17,18}(?!\d)")
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\s-]", "", text.strip())
+
+
+def _is_iccid(value: str) -> bool:
+    return bool(_ICCID.fullmatch(_compact(value)))
+
+
+def classify_code(text: str, fmt: str) -> CodeKind:
+    """What a decoded barcode value looks like (not which rule it satisfies)."""
+    if fmt in PRODUCT_FORMATS:
+        return CodeKind.OTHER
+    compact = _compact(text)
+    if compact.isascii() and compact.isdigit():
+        if len(compact) == 15 and luhn_valid(compact):
+            return CodeKind.IMEI
+        if _ICCID.fullmatch(compact):
+            return CodeKind.ICCID
+        if len(compact) == 14 and compact.startswith("99"):
+            return CodeKind.MEID
+        return CodeKind.SERIAL
+    if _HEX14.fullmatch(compact) and any(ch.isalpha() for ch in compact):
+        return CodeKind.MEID
+    if find_id_candidates(_IMEI_RULE, text):  # "IMEI356938035643809", "IMEI:...;SN:..."
+        return CodeKind.IMEI
+    if _SERIAL.fullmatch(text.strip()) and any(ch.isdigit() for ch in text):
+        return CodeKind.SERIAL
+    return CodeKind.OTHER
+
+
+@dataclass
+class _Tally:
+    seen: list[SeenCode] = field(default_factory=list)
+    hits: dict[str, int] = field(default_factory=dict)
+    first: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rule: IdRule, found: list[Decoded]) -> None:
+        for d in found:
+            code = SeenCode(d.text, d.format, classify_code(d.text, d.format))
+            if code in self.seen:
+                continue
+            self.seen.append(code)
+            for value in _values_for(rule, code):
+                self.hits[value] = self.hits.get(value, 0) + 1
+                self.first.setdefault(value, len(self.first))
+
+    def candidates(self) -> list[str]:
+        return sorted(self.hits, key=lambda v: (-self.hits[v], self.first[v]))
+
+
+def _values_for(rule: IdRule, code: SeenCode) -> list[str]:
+    if code.kind is CodeKind.ICCID or code.format in PRODUCT_FORMATS:
+        return []
+    values: list[str] = []
+    if code.format in LINEAR_FORMATS:  # a 1-D code usually holds exactly one identifier
+        check = check_device_id(rule, code.text)
+        if check.ok and check.value is not None:
+            values.append(check.value)
+    text = _ICCID_IN_TEXT.sub(" ", code.text)  # an ICCID in a payload is never the device ID
+    for value in find_id_candidates(rule, text):
+        if value not in values:
+            values.append(value)
+    return [v for v in values if not _is_iccid(v)]
+
+
+def read_device_ids(data: bytes, rule: IdRule | None = None) -> PhotoReading:
+    """Device IDs valid for `rule` (IMEI when None) read from a label photo. Never raises."""
+    started = time.perf_counter()
+    rule = rule if rule is not None else _IMEI_RULE
+
+    def done(
+        tally: _Tally | None, problem: PhotoProblem | None, ocr_ids: list[str] | None = None
+    ) -> PhotoReading:
+        candidates = tally.candidates() if tally is not None else []
+        from_ocr = bool(ocr_ids) and not candidates
+        if from_ocr and ocr_ids:
+            candidates = ocr_ids
+            problem = None
+        return PhotoReading(
+            candidates=candidates,
+            seen=list(tally.seen) if tally is not None else [],
+            problem=None if candidates else problem,
+            from_ocr=from_ocr,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    loaded = load_gray(data)
+    if loaded.gray is None:
+        return done(None, loaded.problem or PhotoProblem.CORRUPT)
+    gray = loaded.gray
+
+    tally = _Tally()
+    first_pass = decode(gray)
+    tally.add(rule, first_pass)
+    if tally.hits:
+        return done(tally, None)
+
+    unread_small = False
+    regions = find_regions(gray)
+    for region in regions:
+        if any(d.contains(region.cx, region.cy) for d in first_pass):
+            continue  # already decoded in the first pass
+        found = decode_region(gray, region)
+        tally.add(rule, found)
+        if tally.hits:
+            return done(tally, None)
+        if not found and region.small:
+            unread_small = True
+
+    if unread_small:
+        problem = PhotoProblem.TOO_SMALL
+    elif tally.seen:
+        problem = PhotoProblem.NO_MATCHING_ID
+    else:
+        problem = PhotoProblem.NO_BARCODE
+    return done(tally, problem, _ocr(gray, rule, regions))
+
+
+def _ocr(gray: Gray, rule: IdRule, regions: list[Region]) -> list[str]:
+    if ocr.tesseract_path() is None:
+        return []
+    angle = regions[0].axis if regions else None
+    return [v for v in ocr.ocr_candidates(gray, rule, angle) if not _is_iccid(v)]
+
+
+# --------------------------------------------------------------------------- async wrapper
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=MAX_CONCURRENT_DECODES, thread_name_prefix="photo-decode"
+            )
+        return _executor
+
+
+async def read_device_ids_async(data: bytes, rule: IdRule | None = None) -> PhotoReading:
+    """`read_device_ids` off the event loop: at most `MAX_CONCURRENT_DECODES` run at once.
+
+    Further photos queue in the pool. If the caller is cancelled, the decode in progress still
+    finishes in its thread (bounded: about a second at worst) and its result is dropped.
+    """
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+
+
+def shutdown_executor() -> None:
+    """Stop the decode threads (application shutdown, tests). A later call makes a new pool."""
+    global _executor
+    with _executor_lock:
+        pool, _executor = _executor, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)

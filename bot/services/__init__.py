@@ -1,0 +1,1 @@
+"""Application services: the I/O-doing layer between the handlers and Navixy/SQLite."""

@@ -1,0 +1,183 @@
+"""Registration with the journal: one device, one tracker, always.
+
+Every attempt is journaled before `tracker/register` is sent. When the outcome is
+unknown (timeout, dropped connection, a 5xx after sending), the tracker list is
+checked for the device before anything is sent again; a 224 that follows an
+unknown outcome is resolved the same way, since the tracker may be our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.navixy.client import NavixyClient
+from bot.navixy.errors import NavixyError, NavixyUnavailable
+from bot.navixy.models import RegisterRequest, Tracker
+from bot.storage.journal import Attempt, AttemptStatus, RegistrationJournal
+
+log = logging.getLogger(__name__)
+
+DEVICE_ID_IN_USE = 224
+
+
+@dataclass(frozen=True)
+class Registered:
+    tracker_id: int
+    label: str
+    model: str
+    device_id: str | None
+    # True when the tracker was found after an unknown outcome or an earlier success.
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
+class Rejected:
+    error: NavixyError
+    # For 224: the tracker in this account that already has the device ID, if any.
+    existing: Tracker | None = None
+
+
+@dataclass(frozen=True)
+class NoAnswer:
+    """Navixy did not answer and no tracker exists (or it could not be checked)."""
+
+    description: str
+    checked: bool
+
+
+Outcome = Registered | Rejected | NoAnswer
+
+
+class Registrar:
+    def __init__(self, client: NavixyClient, journal: RegistrationJournal) -> None:
+        self._client = client
+        self._journal = journal
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def register(
+        self, draft_id: str, request: RegisterRequest, *, user_id: int, chat_id: int
+    ) -> Outcome:
+        if len(self._locks) > 1000:
+            # Drafts are short-lived; drop the locks nobody holds.
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        lock = self._locks.setdefault(draft_id, asyncio.Lock())
+        async with lock:
+            return await self._register(draft_id, request, user_id=user_id, chat_id=chat_id)
+
+    async def _register(
+        self, draft_id: str, request: RegisterRequest, *, user_id: int, chat_id: int
+    ) -> Outcome:
+        done = await self._journal.success_for_draft(draft_id)
+        if done is not None and done.tracker_id is not None:
+            return _registered(done, done.tracker_id, done.device_id, recovered=True)
+
+        previous = await self._journal.latest_for_draft(draft_id)
+        had_unknown = previous is not None and previous.status in (
+            AttemptStatus.SENDING,
+            AttemptStatus.UNKNOWN,
+        )
+        if previous is not None and had_unknown:
+            resolved = await self.resolve(previous)
+            if isinstance(resolved, (Registered, NoAnswer)):
+                return resolved
+
+        attempt = await self._journal.begin(
+            draft_id=draft_id,
+            user_id=user_id,
+            chat_id=chat_id,
+            model=request.model,
+            plugin_id=request.plugin_id,
+            device_id=request.device_id,
+            label=request.label,
+            group_id=request.group_id,
+        )
+        try:
+            tracker = await self._client.register(request)
+        except NavixyError as exc:
+            if isinstance(exc, NavixyUnavailable) and not exc.maybe_delivered:
+                await self._journal.fail(attempt.id, exc.code, exc.description)
+                return NoAnswer(exc.description, checked=True)
+            if not _outcome_unknown(exc):
+                earlier = previous is not None
+                return await self._rejected(attempt, request, exc, had_earlier=earlier)
+            await self._journal.mark_unknown(attempt.id, exc.description)
+            log.warning("register attempt %d: outcome unknown (%s)", attempt.id, exc.description)
+            resolved = await self.resolve(attempt)
+            if isinstance(resolved, Registered):
+                return resolved
+            return NoAnswer(exc.description, checked=not isinstance(resolved, NoAnswer))
+        await self._journal.succeed(attempt.id, tracker.id)
+        return Registered(tracker.id, tracker.label, tracker.source.model, tracker.source.device_id)
+
+    async def _rejected(
+        self, attempt: Attempt, request: RegisterRequest, exc: NavixyError, *, had_earlier: bool
+    ) -> Outcome:
+        if exc.code == DEVICE_ID_IN_USE and had_earlier:
+            # An earlier attempt of this draft may have created it after all.
+            await self._journal.mark_unknown(attempt.id, exc.description)
+            resolved = await self.resolve(attempt)
+            if isinstance(resolved, Registered):
+                return resolved
+            if isinstance(resolved, NoAnswer):
+                return resolved
+        else:
+            await self._journal.fail(attempt.id, exc.code, exc.description)
+        existing = None
+        if exc.code == DEVICE_ID_IN_USE and request.device_id:
+            existing = await self._find_quietly(None, request.device_id, request.model)
+        return Rejected(exc, existing)
+
+    async def resolve(self, attempt: Attempt) -> Registered | NoAnswer | None:
+        """Settle an attempt whose outcome is unknown by looking for its tracker.
+
+        Returns Registered when found (journal updated), None when surely not
+        created (attempt marked failed), NoAnswer when Navixy could not be asked.
+        """
+        try:
+            tracker = await self._find(attempt.label, attempt.device_id, attempt.model)
+        except NavixyError as exc:
+            return NoAnswer(exc.description, checked=False)
+        if tracker is None:
+            await self._journal.fail(attempt.id, 0, "not created (checked tracker/list)")
+            return None
+        await self._journal.succeed(attempt.id, tracker.id)
+        log.info("register attempt %d resolved: tracker %d exists", attempt.id, tracker.id)
+        return _registered(attempt, tracker.id, tracker.source.device_id, recovered=True)
+
+    async def resolve_unresolved(self) -> list[tuple[Attempt, Registered | NoAnswer | None]]:
+        """At start-up: settle attempts a crash left in SENDING or UNKNOWN."""
+        out: list[tuple[Attempt, Registered | NoAnswer | None]] = []
+        for attempt in await self._journal.unresolved():
+            out.append((attempt, await self.resolve(attempt)))
+        return out
+
+    async def _find(self, label: str | None, device_id: str | None, model: str) -> Tracker | None:
+        trackers = await self._client.list_trackers([label] if label else None)
+        if device_id:
+            matches = [t for t in trackers if t.source.device_id == device_id]
+        else:
+            # Platform-assigned IDs (mobile app, N,M models): match label and model;
+            # the newest such tracker is the one this attempt created.
+            matches = [t for t in trackers if t.label == label and t.source.model == model]
+        return max(matches, key=lambda t: t.id) if matches else None
+
+    async def _find_quietly(self, label: str | None, device_id: str, model: str) -> Tracker | None:
+        try:
+            return await self._find(label, device_id, model)
+        except NavixyError:
+            return None
+
+
+def _outcome_unknown(exc: NavixyError) -> bool:
+    """Was the call possibly carried out? (dropped connection, timeout, any 5xx)"""
+    if isinstance(exc, NavixyUnavailable):
+        return exc.maybe_delivered
+    return exc.http_status is not None and exc.http_status >= 500
+
+
+def _registered(
+    attempt: Attempt, tracker_id: int, device_id: str | None, *, recovered: bool
+) -> Registered:
+    return Registered(tracker_id, attempt.label, attempt.model, device_id, recovered=recovered)

@@ -1,0 +1,283 @@
+"""The registration journal: one row per `tracker/register` attempt.
+
+The row is committed (fsynced, see `Database.transaction(durable=True)`) with
+status SENDING *before* the request is sent, so after any crash the bot knows
+which attempts may have created a tracker (`unresolved()`). A draft can have at
+most one SUCCESS (partial UNIQUE index).
+
+No secrets are stored: no activation code, no APN credentials, no phone numbers.
+Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import aiosqlite
+
+from bot.storage.db import Database, StorageError
+
+_TAC = re.compile(r"[0-9]{8}")
+
+_COLUMNS = (
+    "id, draft_id, user_id, chat_id, model, plugin_id, device_id, label, group_id, status, "
+    "tracker_id, error_code, error_description, created_at, updated_at"
+)
+
+
+class AttemptStatus(StrEnum):
+    SENDING = "sending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    draft_id: str
+    user_id: int
+    chat_id: int
+    model: str
+    plugin_id: int
+    device_id: str | None
+    label: str
+    group_id: int
+    status: AttemptStatus
+    tracker_id: int | None
+    error_code: int | None
+    error_description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JournalError(StorageError):
+    """A journal update that would lose information (see the messages)."""
+
+
+class AttemptNotFoundError(JournalError, LookupError):
+    pass
+
+
+class DuplicateSuccessError(JournalError):
+    """The draft already has a successful attempt (with another attempt id)."""
+
+
+class RegistrationJournal:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def begin(
+        self,
+        *,
+        draft_id: str,
+        user_id: int,
+        chat_id: int,
+        model: str,
+        plugin_id: int,
+        device_id: str | None,
+        label: str,
+        group_id: int,
+    ) -> Attempt:
+        """Record an attempt as SENDING; it is durable when this returns."""
+        now = _now()
+        async with self._db.transaction(durable=True) as conn:
+            cursor = await conn.execute(
+                "INSERT INTO registration_attempts (draft_id, user_id, chat_id, model, plugin_id,"
+                " device_id, label, group_id, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    draft_id,
+                    user_id,
+                    chat_id,
+                    model,
+                    plugin_id,
+                    device_id,
+                    label,
+                    group_id,
+                    AttemptStatus.SENDING.value,
+                    now,
+                    now,
+                ),
+            )
+            attempt_id = cursor.lastrowid
+            await cursor.close()
+            assert attempt_id is not None
+            return await _get_required(conn, attempt_id)
+
+    async def succeed(self, attempt_id: int, tracker_id: int) -> Attempt:
+        """Mark SUCCESS. Idempotent for the same tracker.
+
+        Raises `DuplicateSuccessError` if another attempt of the draft already
+        succeeded, `JournalError` if this attempt succeeded with another tracker.
+        """
+        async with self._db.transaction(durable=True) as conn:
+            current = await _get_required(conn, attempt_id)
+            if current.status is AttemptStatus.SUCCESS:
+                if current.tracker_id == tracker_id:
+                    return current
+                raise JournalError(
+                    f"attempt {attempt_id} already succeeded with tracker {current.tracker_id}, "
+                    f"not {tracker_id}"
+                )
+            try:
+                await conn.execute(
+                    "UPDATE registration_attempts SET status = ?, tracker_id = ?,"
+                    " error_code = NULL, error_description = NULL, updated_at = ? WHERE id = ?",
+                    (AttemptStatus.SUCCESS.value, tracker_id, _now(), attempt_id),
+                )
+            except sqlite3.IntegrityError as exc:
+                other = await _fetch_one(
+                    conn,
+                    "WHERE draft_id = ? AND status = 'success'",
+                    (current.draft_id,),
+                )
+                raise DuplicateSuccessError(
+                    f"draft {current.draft_id} already has a successful attempt "
+                    f"{other.id if other else '?'} (tracker "
+                    f"{other.tracker_id if other else '?'}); attempt {attempt_id} not marked"
+                ) from exc
+            return await _get_required(conn, attempt_id)
+
+    async def fail(self, attempt_id: int, code: int, description: str) -> Attempt:
+        """Mark FAILED (the request surely created nothing)."""
+        return await self._settle(attempt_id, AttemptStatus.FAILED, code, description)
+
+    async def mark_unknown(self, attempt_id: int, description: str) -> Attempt:
+        """Mark UNKNOWN (the request may have been delivered; check before resending)."""
+        return await self._settle(attempt_id, AttemptStatus.UNKNOWN, None, description)
+
+    async def get(self, attempt_id: int) -> Attempt | None:
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM registration_attempts WHERE id = ?", (attempt_id,)
+        )
+        return _attempt(row) if row is not None else None
+
+    async def latest_for_draft(self, draft_id: str) -> Attempt | None:
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM registration_attempts WHERE draft_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (draft_id,),
+        )
+        return _attempt(row) if row is not None else None
+
+    async def success_for_draft(self, draft_id: str) -> Attempt | None:
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM registration_attempts"
+            " WHERE draft_id = ? AND status = 'success'",
+            (draft_id,),
+        )
+        return _attempt(row) if row is not None else None
+
+    async def unresolved(self) -> list[Attempt]:
+        """Attempts left in SENDING or UNKNOWN (e.g. a crash during the request), oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM registration_attempts"
+            " WHERE status IN ('sending', 'unknown') ORDER BY id"
+        )
+        return [_attempt(row) for row in rows]
+
+    async def recent(self, limit: int = 20, *, user_id: int | None = None) -> list[Attempt]:
+        """The newest attempts first (optionally of one user)."""
+        if user_id is None:
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM registration_attempts ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+        else:
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM registration_attempts WHERE user_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (user_id, limit),
+            )
+        return [_attempt(row) for row in rows]
+
+    async def models_for_tac(self, tac: str) -> list[tuple[str, int]]:
+        """`(model code, successful registrations)` for devices whose ID starts with `tac`.
+
+        Most frequent first; ties: the most recently used model first.
+        """
+        if not _TAC.fullmatch(tac):
+            raise ValueError(f"a TAC is 8 digits, got {tac!r}")
+        rows = await self._db.fetchall(
+            "SELECT model, COUNT(*) AS n FROM registration_attempts"
+            " WHERE status = 'success' AND substr(device_id, 1, 8) = ?"
+            " GROUP BY model ORDER BY n DESC, MAX(id) DESC",
+            (tac,),
+        )
+        return [(str(row["model"]), int(row["n"])) for row in rows]
+
+    async def stats(self) -> dict[str, int]:
+        """Attempt counts per status; every status is present (0 when none)."""
+        rows = await self._db.fetchall(
+            "SELECT status, COUNT(*) AS n FROM registration_attempts GROUP BY status"
+        )
+        counts = {status.value: 0 for status in AttemptStatus}
+        counts.update({str(row["status"]): int(row["n"]) for row in rows})
+        return counts
+
+    async def _settle(
+        self, attempt_id: int, status: AttemptStatus, code: int | None, description: str
+    ) -> Attempt:
+        async with self._db.transaction(durable=True) as conn:
+            current = await _get_required(conn, attempt_id)
+            if current.status is AttemptStatus.SUCCESS:
+                # A success is final: the tracker exists, forgetting it would allow a duplicate.
+                raise JournalError(
+                    f"attempt {attempt_id} already succeeded (tracker {current.tracker_id});"
+                    f" refusing to mark it {status.value}"
+                )
+            await conn.execute(
+                "UPDATE registration_attempts SET status = ?, error_code = ?,"
+                " error_description = ?, updated_at = ? WHERE id = ?",
+                (status.value, code, description, _now(), attempt_id),
+            )
+            return await _get_required(conn, attempt_id)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        id=int(row["id"]),
+        draft_id=str(row["draft_id"]),
+        user_id=int(row["user_id"]),
+        chat_id=int(row["chat_id"]),
+        model=str(row["model"]),
+        plugin_id=int(row["plugin_id"]),
+        device_id=row["device_id"],
+        label=str(row["label"]),
+        group_id=int(row["group_id"]),
+        status=AttemptStatus(row["status"]),
+        tracker_id=row["tracker_id"],
+        error_code=row["error_code"],
+        error_description=row["error_description"],
+        created_at=_parse_time(row["created_at"]),
+        updated_at=_parse_time(row["updated_at"]),
+    )
+
+
+async def _fetch_one(
+    conn: aiosqlite.Connection, where: str, params: tuple[object, ...]
+) -> Attempt | None:
+    async with conn.execute(f"SELECT {_COLUMNS} FROM registration_attempts {where}", params) as cur:
+        row = await cur.fetchone()
+    return _attempt(row) if row is not None else None
+
+
+async def _get_required(conn: aiosqlite.Connection, attempt_id: int) -> Attempt:
+    attempt = await _fetch_one(conn, "WHERE id = ?", (attempt_id,))
+    if attempt is None:
+        raise AttemptNotFoundError(f"no registration attempt {attempt_id}")
+    return attempt

@@ -1,0 +1,95 @@
+"""Versioned schema migrations.
+
+`MIGRATIONS[i]` takes the schema from version `i` to version `i + 1`; the version
+is kept in `PRAGMA user_version`. Each script runs in one transaction together
+with the version bump, so a crash leaves the database at the old or the new
+version, never in between.
+
+Rules for new migrations:
+- Append only. Never edit or reorder a migration that has been released.
+- Only statements that are allowed inside a transaction (no `VACUUM`, no
+  `PRAGMA journal_mode`); `Database` sets the connection pragmas itself.
+- Statements are split with `sqlite3.complete_statement`, so triggers with
+  `BEGIN ... END` bodies work.
+"""
+
+from __future__ import annotations
+
+# Version 1: PTB persistence, the registration journal and the model cache.
+_V1 = """
+-- PTB persistence (bot/storage/persistence.py). `data` is a JSON object.
+CREATE TABLE ptb_user_data (
+    user_id    INTEGER PRIMARY KEY,
+    data       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE ptb_chat_data (
+    chat_id    INTEGER PRIMARY KEY,
+    data       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE ptb_bot_data (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    data       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- `key` is json.dumps(list(key)), e.g. '[-100123, 42]'; `state` is the JSON of an int or str.
+CREATE TABLE ptb_conversations (
+    name       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+
+-- Registration journal (bot/storage/journal.py). One row per tracker/register attempt,
+-- written before the request is sent. No secrets: no activation code, APN credentials
+-- or phone numbers.
+CREATE TABLE registration_attempts (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    draft_id          TEXT    NOT NULL,
+    user_id           INTEGER NOT NULL,
+    chat_id           INTEGER NOT NULL,
+    model             TEXT    NOT NULL,
+    plugin_id         INTEGER NOT NULL,
+    device_id         TEXT,
+    label             TEXT    NOT NULL,
+    group_id          INTEGER NOT NULL,
+    status            TEXT    NOT NULL
+        CHECK (status IN ('sending', 'success', 'failed', 'unknown')),
+    tracker_id        INTEGER,
+    error_code        INTEGER,
+    error_description TEXT,
+    created_at        TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    CHECK (status <> 'success' OR tracker_id IS NOT NULL)
+);
+
+-- A draft never gets two successful registrations.
+CREATE UNIQUE INDEX registration_attempts_one_success
+    ON registration_attempts (draft_id) WHERE status = 'success';
+
+CREATE INDEX registration_attempts_by_draft ON registration_attempts (draft_id, id);
+
+CREATE INDEX registration_attempts_by_user ON registration_attempts (user_id, id);
+
+CREATE INDEX registration_attempts_unresolved
+    ON registration_attempts (id) WHERE status IN ('sending', 'unknown');
+
+CREATE INDEX registration_attempts_success_device
+    ON registration_attempts (device_id) WHERE status = 'success';
+
+-- Model list cache (bot/storage/model_cache.py): a single row, replaced atomically.
+CREATE TABLE model_cache (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    fetched_at TEXT NOT NULL,
+    models     TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,304 @@
+"""PTB persistence on SQLite: user_data, chat_data, conversation states (and bot_data).
+
+Data is stored as JSON (callback_data is not stored). Only JSON data round-trips:
+dicts with str keys, lists, str, int, float, bool, None (tuples come back as
+lists). Anything else raises a TypeError naming the key, before anything is written.
+
+PTB writes in batches every `update_interval` seconds (and at shutdown). For
+write-through, add `write_through_handler()` in a late group: after each update
+it writes the update's user/chat data and the conversation states, so a
+`kill -9` between two updates loses nothing. All the writes of one
+`update_persistence()` run go into one transaction (group commit), so a
+conversation state and the user_data it relies on are committed together.
+
+Not covered by write-through (written at the next update or interval):
+- handlers that raise `ApplicationHandlerStop` (later groups do not run);
+- `block=False` callbacks: until the task finishes PTB persists the old state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BasePersistence, CallbackContext, PersistenceInput, TypeHandler
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
+
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+#: The handler group for `write_through_handler()`: after every other group.
+WRITE_THROUGH_GROUP = 100
+
+JSONDict = dict[Any, Any]
+
+_Op = tuple[str, tuple[Any, ...]]
+
+
+class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
+    """`BasePersistence` on a `Database`.
+
+    Either pass an open `db` (the caller closes it, after the application's shutdown),
+    or a `path`: the database is then opened on the first `get_*` call (PTB calls
+    them in `Application.initialize()`, before `post_init`) and closed by `flush()`
+    (in `Application.shutdown()`). `await persistence.database()` gives the database
+    so that the journal and the model cache can share the connection.
+
+    bot_data is NOT stored by default (`store_bot_data=False`): the bot keeps service
+    objects there (`Services`: the database, the HTTP client), and PTB deep-copies
+    bot_data before every write, which fails for them (a TypeError before *anything*
+    is written, and `shutdown()` then raises before `flush()`). Pass
+    `store_bot_data=True` only when bot_data holds JSON data alone.
+    """
+
+    def __init__(
+        self,
+        db: Database | None = None,
+        *,
+        path: str | Path | None = None,
+        update_interval: float = 60,
+        store_bot_data: bool = False,
+    ) -> None:
+        if (db is None) == (path is None):
+            raise ValueError("SqlitePersistence needs exactly one of `db` and `path`")
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=store_bot_data, chat_data=True, user_data=True, callback_data=False
+            ),
+            update_interval=update_interval,
+        )
+        self._db = db
+        self._path = Path(path) if path is not None else None
+        self._owns_db = db is None
+        self._open_lock = asyncio.Lock()
+        self._pending: list[_Op] = []
+        self._batch: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- the database ----------------------------------------------------------------------
+
+    async def database(self) -> Database:
+        """The database (opened now if the persistence was given a path)."""
+        if self._db is not None and not (self._owns_db and self._db.closed):
+            return self._db
+        async with self._open_lock:
+            if self._db is None or self._db.closed:
+                assert self._path is not None
+                self._db = await Database.open(self._path)
+            return self._db
+
+    # --- reads (Application.initialize) ----------------------------------------------------
+
+    async def get_user_data(self) -> dict[int, JSONDict]:
+        db = await self.database()
+        rows = await db.fetchall("SELECT user_id, data FROM ptb_user_data")
+        return {int(row["user_id"]): _load_dict(row["data"]) for row in rows}
+
+    async def get_chat_data(self) -> dict[int, JSONDict]:
+        db = await self.database()
+        rows = await db.fetchall("SELECT chat_id, data FROM ptb_chat_data")
+        return {int(row["chat_id"]): _load_dict(row["data"]) for row in rows}
+
+    async def get_bot_data(self) -> JSONDict:
+        db = await self.database()
+        row = await db.fetchone("SELECT data FROM ptb_bot_data WHERE id = 1")
+        return _load_dict(row["data"]) if row is not None else {}
+
+    async def get_callback_data(self) -> CDCData | None:
+        return None
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        db = await self.database()
+        rows = await db.fetchall("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
+        return {_decode_key(row["key"]): json.loads(row["state"]) for row in rows}
+
+    # --- writes (Application.update_persistence) -------------------------------------------
+
+    async def update_user_data(self, user_id: int, data: JSONDict) -> None:
+        payload = _dump_dict(data, f"user_data[{user_id}]")
+        await self._write(
+            "INSERT INTO ptb_user_data (user_id, data, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET data = excluded.data,"
+            " updated_at = excluded.updated_at",
+            (user_id, payload, _now()),
+        )
+
+    async def update_chat_data(self, chat_id: int, data: JSONDict) -> None:
+        payload = _dump_dict(data, f"chat_data[{chat_id}]")
+        await self._write(
+            "INSERT INTO ptb_chat_data (chat_id, data, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (chat_id) DO UPDATE SET data = excluded.data,"
+            " updated_at = excluded.updated_at",
+            (chat_id, payload, _now()),
+        )
+
+    async def update_bot_data(self, data: JSONDict) -> None:
+        payload = _dump_dict(data, "bot_data")
+        await self._write(
+            "INSERT INTO ptb_bot_data (id, data, updated_at) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET data = excluded.data,"
+            " updated_at = excluded.updated_at",
+            (payload, _now()),
+        )
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        """Never called: callback_data is not stored."""
+
+    async def update_conversation(
+        self, name: str, key: ConversationKey, new_state: object | None
+    ) -> None:
+        encoded_key = json.dumps(list(key))
+        if new_state is None:
+            await self._write(
+                "DELETE FROM ptb_conversations WHERE name = ? AND key = ?", (name, encoded_key)
+            )
+            return
+        if isinstance(new_state, bool) or not isinstance(new_state, int | str):
+            raise TypeError(
+                f"conversation {name!r} key {encoded_key}: state {new_state!r} "
+                f"({type(new_state).__name__}) is not an int or str"
+            )
+        await self._write(
+            "INSERT INTO ptb_conversations (name, key, state, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name, key) DO UPDATE SET state = excluded.state,"
+            " updated_at = excluded.updated_at",
+            (name, encoded_key, json.dumps(new_state), _now()),
+        )
+
+    async def drop_user_data(self, user_id: int) -> None:
+        await self._write("DELETE FROM ptb_user_data WHERE user_id = ?", (user_id,))
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        await self._write("DELETE FROM ptb_chat_data WHERE chat_id = ?", (chat_id,))
+
+    # Single process: the database never changes behind our back, nothing to refresh.
+
+    async def refresh_user_data(self, user_id: int, user_data: JSONDict) -> None:
+        pass
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: JSONDict) -> None:
+        pass
+
+    async def refresh_bot_data(self, bot_data: JSONDict) -> None:
+        pass
+
+    async def flush(self) -> None:
+        """Wait for running writes; close the database if this persistence opened it."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=60)
+        if self._owns_db and self._db is not None:
+            await self._db.close()
+
+    # --- group commit ----------------------------------------------------------------------
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Queue a statement; all statements queued in one loop turn share a transaction.
+
+        PTB starts all writes of one `update_persistence()` with `asyncio.gather`; the
+        commit task is created by the first of them and runs after the others queued.
+        """
+        db = await self.database()
+        self._pending.append((sql, params))
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = asyncio.get_running_loop().create_future()
+            # Mark the exception as retrieved even if every waiter was cancelled.
+            batch.add_done_callback(lambda f: f.cancelled() or f.exception())
+            task = asyncio.create_task(self._commit(db, batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(batch)
+
+    async def _commit(self, db: Database, batch: asyncio.Future[None]) -> None:
+        ops, self._pending, self._batch = self._pending, [], None
+        try:
+            async with db.transaction() as conn:
+                for sql, params in ops:
+                    await conn.execute(sql, params)
+        except asyncio.CancelledError:
+            batch.cancel()
+            raise
+        except Exception as exc:
+            batch.set_exception(exc)
+        else:
+            batch.set_result(None)
+
+
+def write_through_handler() -> TypeHandler[Update, CallbackContext[Any, Any, Any, Any], None]:
+    """A handler for `application.add_handler(handler, group=WRITE_THROUGH_GROUP)`.
+
+    After every update it marks the update's user and chat for persistence and runs
+    `application.update_persistence()`, so the new conversation state and the
+    user/chat data are committed before the next update is processed.
+    """
+    return TypeHandler(Update, _write_through)
+
+
+async def _write_through(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
+    application = context.application
+    if application.persistence is None:
+        return
+    chat = update.effective_chat
+    user = update.effective_user
+    application.mark_data_for_update_persistence(
+        chat_ids=chat.id if chat is not None else None,
+        user_ids=user.id if user is not None else None,
+    )
+    await application.update_persistence()
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _decode_key(raw: str) -> ConversationKey:
+    return tuple(json.loads(raw))
+
+
+def _load_dict(raw: str) -> JSONDict:
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError(f"stored data is a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _dump_dict(data: JSONDict, where: str) -> str:
+    _check_json(data, where)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _check_json(value: object, where: str) -> None:
+    """Raise TypeError (naming the key) for anything that does not round-trip through JSON."""
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{where}: {value!r} cannot be stored as JSON")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"{where}: key {key!r} is a {type(key).__name__}; only str keys survive "
+                    f"JSON (use str({key!r}))"
+                )
+            _check_json(item, f"{where}[{key!r}]")
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_json(item, f"{where}[{index}]")
+        return
+    raise TypeError(
+        f"{where}: a {type(value).__name__} is not JSON data "
+        f"(store dicts, lists, str, int, float, bool or None)"
+    )

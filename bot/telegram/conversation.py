@@ -1,0 +1,858 @@
+"""The registration conversation: one small async function per step.
+
+Handlers ask, validate through pure domain functions, store the draft and move
+the state. The next question always comes from `Draft.next_step()`, so editing a
+field from the summary card, or being sent back by a Navixy error, reuses the
+same questions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+)
+
+from bot.domain import fields
+from bot.domain.device_id import check_device_id, parse_id_type
+from bot.domain.draft import PARAMETER_STEPS, ApnOffer, Draft, Step
+from bot.domain.phone import check_phone
+from bot.domain.plugins import choose_plugin, requires_activation_code
+from bot.navixy.errors import NavixyError
+from bot.navixy.models import DeviceModel
+from bot.services.catalog import CatalogUnavailable
+from bot.services.registrar import NoAnswer, Registered, Rejected
+from bot.telegram import texts
+from bot.telegram.common import (
+    PHOTO,
+    TEXT,
+    VIA_BOT,
+    Context,
+    answer,
+    cb,
+    cb_parts,
+    cb_pattern,
+    drop_draft,
+    edit,
+    forget_secret_message,
+    load_draft,
+    save_draft,
+    say,
+    services,
+    tr,
+)
+
+log = logging.getLogger(__name__)
+
+CONVERSATION_NAME = "registration"
+EDIT = "edit"  # state: picking the field to change on the summary card
+END = ConversationHandler.END
+MAX_MATCHES = 8
+INLINE_PICK = re.compile(r"\[([A-Za-z0-9_.\-]{1,64})\]\s*$")
+
+State = str | int
+
+
+# --- entry and exit --------------------------------------------------------------------------
+
+
+async def start_registration(update: Update, context: Context) -> State:
+    query = update.callback_query
+    if query is not None:
+        await answer(query)
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None and user is not None
+    draft = Draft.start(chat.id, user.id)
+    return await advance(update, context, draft)
+
+
+async def cancel(update: Update, context: Context) -> State:
+    _ = tr(update)
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+        await edit(update.callback_query, texts.cancelled(_))
+    else:
+        await say(update, context, texts.cancelled(_))
+    drop_draft(update, context)
+    return END
+
+
+async def stale_button(update: Update, context: Context) -> State | None:
+    """A button of an earlier card (or another step) while a conversation is open."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query, texts.stale_button(tr(update)))
+    return None
+
+
+# --- asking: one function per step -----------------------------------------------------------
+
+
+async def advance(update: Update, context: Context, draft: Draft, note: str | None = None) -> State:
+    """Save the draft and ask its next question; returns the new state."""
+    step = draft.next_step()
+    save_draft(context, draft)
+    return await ASK[step](update, context, draft, note)
+
+
+def _with_note(note: str | None, text: str) -> str:
+    return f"{note}\n\n{text}" if note else text
+
+
+async def ask_model(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat="")],
+            [InlineKeyboardButton(texts.button_mobile_app(_), callback_data=cb(draft, "mobile"))],
+        ]
+    )
+    await say(update, context, _with_note(note, texts.ask_model(_)), keyboard)
+    if _is_group(update):
+        # The keyboard takes the reply_markup slot; ask for the typed answer separately.
+        await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
+    return Step.MODEL
+
+
+async def ask_device_id(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    rule = parse_id_type(draft.id_type or "imei")
+    await say(update, context, _with_note(note, texts.ask_device_id(_, rule)), expects_text=True)
+    return Step.DEVICE_ID
+
+
+async def ask_phone(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    await say(
+        update,
+        context,
+        _with_note(note, texts.ask_phone(_)),
+        expects_text=True,
+        placeholder="+49 170 1234567",
+    )
+    return Step.PHONE
+
+
+async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    """Look the APN up by the SIM's number and offer it as one tap."""
+    _ = tr(update)
+    apn = None
+    if draft.phone:
+        try:
+            apn = await services(context).client.read_apn(draft.phone)
+        except NavixyError as exc:
+            log.info("APN lookup failed: code %s", exc.code)
+    if apn is None or not apn.name:
+        draft.clear_apn(manual=True)
+        save_draft(context, draft)
+        text = texts.ask_apn_name(_, looked_up=True)
+        await _ask_text(
+            update,
+            context,
+            _with_note(note, text),
+            skippable=True,
+            draft=draft,
+            placeholder="internet",
+        )
+        return Step.APN_NAME
+    operator = apn.operator_name or apn.name
+    draft.apn_offer = ApnOffer(
+        operator=operator, name=apn.name, user=apn.user, password=apn.password
+    )
+    save_draft(context, draft)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.use_apn_button(_, operator, apn.name), callback_data=cb(draft, "apn:use")
+                )
+            ],
+            [InlineKeyboardButton(texts.button_other_apn(_), callback_data=cb(draft, "apn:other"))],
+        ]
+    )
+    await say(update, context, _with_note(note, texts.apn_found(_, operator, apn.name)), keyboard)
+    return Step.APN_CHOICE
+
+
+def _skip_button(update: Update, draft: Draft) -> InlineKeyboardMarkup:
+    _ = tr(update)
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.button_skip(_), callback_data=cb(draft, "skip"))]]
+    )
+
+
+async def _ask_text(
+    update: Update,
+    context: Context,
+    text: str,
+    *,
+    skippable: bool = False,
+    draft: Draft | None = None,
+    placeholder: str | None = None,
+) -> None:
+    markup = _skip_button(update, draft) if skippable and draft is not None else None
+    await say(update, context, text, markup, expects_text=True, placeholder=placeholder)
+    if markup is not None and _is_group(update):
+        # Groups: the Skip button takes the reply_markup slot, so offer the reply field too.
+        await say(update, context, "✏️", expects_text=True, placeholder=placeholder)
+
+
+async def ask_apn_name(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    text = texts.ask_apn_name(_, looked_up=False)
+    await _ask_text(
+        update, context, _with_note(note, text), skippable=True, draft=draft, placeholder="internet"
+    )
+    return Step.APN_NAME
+
+
+async def ask_apn_user(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    await _ask_text(
+        update, context, _with_note(note, texts.ask_apn_user(_)), skippable=True, draft=draft
+    )
+    return Step.APN_USER
+
+
+async def ask_apn_password(
+    update: Update, context: Context, draft: Draft, note: str | None
+) -> State:
+    _ = tr(update)
+    await _ask_text(
+        update, context, _with_note(note, texts.ask_apn_password(_)), skippable=True, draft=draft
+    )
+    return Step.APN_PASSWORD
+
+
+async def ask_label(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    await _ask_text(update, context, _with_note(note, texts.ask_label(_)), placeholder="AB 123 C")
+    return Step.LABEL
+
+
+async def ask_group(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    try:
+        groups = await services(context).catalog.groups()
+    except NavixyError:
+        groups = []
+        note = _with_note(note, texts.groups_unavailable(_))
+    if not groups and note is None:
+        # Nothing to choose from: no tap needed.
+        draft.group_id, draft.group_title = 0, None
+        return await advance(update, context, draft)
+    rows = [
+        [InlineKeyboardButton(g.title, callback_data=cb(draft, f"group:{g.id}"))]
+        for g in groups[:90]
+    ]
+    rows.append(
+        [InlineKeyboardButton(texts.button_no_group(_), callback_data=cb(draft, "group:0"))]
+    )
+    await say(update, context, _with_note(note, texts.ask_group(_)), InlineKeyboardMarkup(rows))
+    return Step.GROUP
+
+
+async def ask_code(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    await _ask_text(update, context, _with_note(note, texts.ask_code(_)))
+    return Step.CODE
+
+
+async def ask_notify_phone(
+    update: Update, context: Context, draft: Draft, note: str | None
+) -> State:
+    _ = tr(update)
+    await _ask_text(
+        update, context, _with_note(note, texts.ask_notify_phone(_)), skippable=True, draft=draft
+    )
+    return Step.NOTIFY_PHONE
+
+
+async def ask_notify_email(
+    update: Update, context: Context, draft: Draft, note: str | None
+) -> State:
+    _ = tr(update)
+    await _ask_text(
+        update, context, _with_note(note, texts.ask_notify_email(_)), skippable=True, draft=draft
+    )
+    return Step.NOTIFY_EMAIL
+
+
+def _card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
+    _ = tr(update)
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts.button_register(_), callback_data=cb(draft, "register"))],
+            [
+                InlineKeyboardButton(texts.button_edit(_), callback_data=cb(draft, "edit")),
+                InlineKeyboardButton(texts.button_cancel(_), callback_data=cb(draft, "cancel")),
+            ],
+        ]
+    )
+
+
+async def ask_summary(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    _ = tr(update)
+    text = _with_note(note, texts.summary(_, draft))
+    await say(update, context, text, _card_keyboard(update, draft))
+    return Step.SUMMARY
+
+
+Ask = Callable[[Update, Context, Draft, str | None], Awaitable[State]]
+
+ASK: dict[Step, Ask] = {
+    Step.MODEL: ask_model,
+    Step.DEVICE_ID: ask_device_id,
+    Step.PHONE: ask_phone,
+    Step.APN_CHOICE: ask_apn_choice,
+    Step.APN_NAME: ask_apn_name,
+    Step.APN_USER: ask_apn_user,
+    Step.APN_PASSWORD: ask_apn_password,
+    Step.LABEL: ask_label,
+    Step.GROUP: ask_group,
+    Step.CODE: ask_code,
+    Step.NOTIFY_PHONE: ask_notify_phone,
+    Step.NOTIFY_EMAIL: ask_notify_email,
+    Step.SUMMARY: ask_summary,
+}
+
+
+def _is_group(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type != "private"
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def _text(update: Update) -> str:
+    message = update.effective_message
+    return (message.text or "") if message is not None else ""
+
+
+async def _current(update: Update, context: Context) -> Draft | None:
+    """The draft this update belongs to; a button of another draft gets a polite answer."""
+    draft = load_draft(update, context)
+    query = update.callback_query
+    if query is not None:
+        draft_id, _ = cb_parts(query)
+        if draft is None or draft.id != draft_id:
+            await answer(query, texts.stale_button(tr(update)))
+            return None
+        await answer(query)
+    elif draft is None:
+        await say(update, context, texts.stale_button(tr(update)))
+    return draft
+
+
+async def on_model_query(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return END
+    _ = tr(update)
+    query = _text(update).strip()
+    catalog = services(context).catalog
+    try:
+        await catalog.ensure()
+    except CatalogUnavailable:
+        await say(update, context, texts.catalog_unavailable(_))
+        return None
+    hits = catalog.search(query, limit=MAX_MATCHES)
+    search_row = [
+        InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat=query[:64])
+    ]
+    if not hits:
+        keyboard = InlineKeyboardMarkup(
+            [
+                search_row,
+                [
+                    InlineKeyboardButton(
+                        texts.button_mobile_app(_), callback_data=cb(draft, "mobile")
+                    )
+                ],
+            ]
+        )
+        await say(update, context, texts.no_model_match(_, query), keyboard)
+        if _is_group(update):
+            await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                _model_title(h.model), callback_data=cb(draft, f"model:{h.model.code}")
+            )
+        ]
+        for h in hits
+        if len(f"{draft.id}|model:{h.model.code}".encode()) <= 64
+    ]
+    rows.append(search_row)
+    await say(update, context, texts.pick_model(_, query), InlineKeyboardMarkup(rows))
+    return None
+
+
+def _model_title(model: DeviceModel) -> str:
+    name = model.name or model.code
+    if model.vendor and not name.lower().startswith(model.vendor.lower()):
+        name = f"{model.vendor} {name}"
+    return name
+
+
+async def on_model_button(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    query = update.callback_query
+    assert query is not None
+    _, action = cb_parts(query)
+    code = action.removeprefix("model:")
+    return await _pick_model(update, context, draft, code)
+
+
+async def on_mobile_button(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    return await _pick_model(update, context, draft, MOBILE_APP_CODE)
+
+
+MOBILE_APP_CODE = "mobile_unknown_xgps"
+
+
+async def on_inline_pick(update: Update, context: Context) -> State | None:
+    """A model chosen in inline mode arrives as a message sent via this bot."""
+    message = update.effective_message
+    assert message is not None
+    if message.via_bot is None or message.via_bot.id != context.bot.id:
+        return None
+    match = INLINE_PICK.search(message.text or "")
+    draft = load_draft(update, context)
+    if match is None or draft is None:
+        return None
+    return await _pick_model(update, context, draft, match.group(1))
+
+
+async def _pick_model(update: Update, context: Context, draft: Draft, code: str) -> State | None:
+    _ = tr(update)
+    svc = services(context)
+    model = svc.catalog.model(code)
+    if model is None:
+        await say(update, context, texts.model_unknown(_))
+        return None
+    if update.callback_query is not None:
+        await edit(update.callback_query, texts.model_chosen(_, _model_title(model)))
+    try:
+        plugins = await svc.catalog.plugins()
+    except NavixyError:
+        await say(update, context, texts.plugins_unavailable(_))
+        return None
+    plugin = choose_plugin(plugins, model)
+    if plugin is None:
+        await say(update, context, texts.no_plugin(_, _model_title(model)))
+        drop_draft(update, context)
+        return END
+    rule = parse_id_type(model.id_type)
+    draft.choose_model(
+        model,
+        asks_device_id=rule.asks_user,
+        plugin_id=plugin.id,
+        code_required=requires_activation_code(plugin.id),
+    )
+    draft.model_title = _model_title(model)
+    return await advance(update, context, draft)
+
+
+async def on_device_id(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return END
+    raw = _text(update)
+    rule = parse_id_type(draft.id_type or "imei")
+    check = check_device_id(rule, raw)
+    if check.value is None or check.problem is not None:
+        assert check.problem is not None
+        await say(
+            update,
+            context,
+            texts.bad_device_id(tr(update), rule, check.problem, raw),
+            expects_text=True,
+        )
+        return None
+    draft.device_id = check.value
+    return await advance(update, context, draft)
+
+
+async def on_device_photo(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return END
+    rule = parse_id_type(draft.id_type or "imei")
+    await say(update, context, texts.photo_not_supported(tr(update), rule), expects_text=True)
+    return None
+
+
+async def on_phone(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return END
+    check = check_phone(_text(update))
+    if check.value is None:
+        assert check.problem is not None
+        await say(update, context, texts.bad_phone(tr(update), check.problem), expects_text=True)
+        return None
+    if draft.phone != check.value:
+        draft.clear_apn()  # another SIM: look its APN up again
+    draft.phone = check.value
+    return await advance(update, context, draft)
+
+
+async def on_apn_use(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    if not draft.use_apn_offer():
+        draft.clear_apn(manual=True)
+    return await advance(update, context, draft)
+
+
+async def on_apn_other(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    draft.clear_apn(manual=True)
+    return await advance(update, context, draft)
+
+
+async def _on_field(
+    update: Update,
+    context: Context,
+    step: Step,
+    check: Callable[[str], fields.FieldCheck],
+    attr: str,
+    *,
+    secret: bool = False,
+) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return END
+    if update.callback_query is not None:  # Skip
+        value: str | None = ""
+    else:
+        if secret:
+            await forget_secret_message(update)
+        result = check(_text(update))
+        if result.problem is not None:
+            note = texts.bad_field(tr(update), result.problem, step)
+            return await ASK[step](update, context, draft, note)
+        value = result.value
+    if step is Step.APN_NAME:
+        draft.apn_manual = True
+    setattr(draft, attr, value)
+    return await advance(update, context, draft)
+
+
+async def on_apn_name(update: Update, context: Context) -> State | None:
+    return await _on_field(update, context, Step.APN_NAME, fields.check_apn_name, "apn_name")
+
+
+async def on_apn_user(update: Update, context: Context) -> State | None:
+    return await _on_field(update, context, Step.APN_USER, fields.check_apn_user, "apn_user")
+
+
+async def on_apn_password(update: Update, context: Context) -> State | None:
+    return await _on_field(
+        update, context, Step.APN_PASSWORD, fields.check_apn_password, "apn_password", secret=True
+    )
+
+
+async def on_label(update: Update, context: Context) -> State | None:
+    return await _on_field(update, context, Step.LABEL, fields.check_label, "label")
+
+
+async def on_code(update: Update, context: Context) -> State | None:
+    return await _on_field(
+        update, context, Step.CODE, fields.check_activation_code, "activation_code", secret=True
+    )
+
+
+async def on_notify_email(update: Update, context: Context) -> State | None:
+    return await _on_field(
+        update, context, Step.NOTIFY_EMAIL, fields.check_email, "notification_email"
+    )
+
+
+async def on_notify_phone(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return END
+    if update.callback_query is not None:
+        draft.notification_phone = ""
+        return await advance(update, context, draft)
+    check = check_phone(_text(update))
+    if check.value is None:
+        assert check.problem is not None
+        note = texts.bad_phone(tr(update), check.problem)
+        return await ask_notify_phone(update, context, draft, note)
+    draft.notification_phone = check.value
+    return await advance(update, context, draft)
+
+
+async def on_group(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    query = update.callback_query
+    assert query is not None
+    _, action = cb_parts(query)
+    group_id = int(action.removeprefix("group:"))
+    title = None
+    if group_id:
+        groups = await services(context).catalog.groups()
+        title = next((g.title for g in groups if g.id == group_id), str(group_id))
+    await edit(
+        query, texts.ask_group(tr(update)) + " " + (title or texts.button_no_group(tr(update)))
+    )
+    draft.group_id, draft.group_title = group_id, title
+    return await advance(update, context, draft)
+
+
+async def on_text_at_buttons(update: Update, context: Context) -> State | None:
+    await say(update, context, texts.use_buttons(tr(update)))
+    return None
+
+
+# --- the summary card ------------------------------------------------------------------------
+
+
+async def on_edit(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    _ = tr(update)
+    rows = [
+        [InlineKeyboardButton(texts.field_name(_, step), callback_data=cb(draft, f"field:{step}"))]
+        for step in draft.editable_steps()
+    ]
+    rows.append([InlineKeyboardButton(texts.button_back(_), callback_data=cb(draft, "back"))])
+    assert update.callback_query is not None
+    await edit(
+        update.callback_query,
+        texts.summary(_, draft) + "\n\n" + texts.pick_field(_),
+        InlineKeyboardMarkup(rows),
+    )
+    return EDIT
+
+
+async def on_edit_back(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    assert update.callback_query is not None
+    await edit(
+        update.callback_query, texts.summary(tr(update), draft), _card_keyboard(update, draft)
+    )
+    return Step.SUMMARY
+
+
+async def on_edit_field(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    query = update.callback_query
+    assert query is not None
+    _, action = cb_parts(query)
+    try:
+        step = Step(action.removeprefix("field:"))
+    except ValueError:
+        return None
+    await edit(query, texts.summary(tr(update), draft))
+    draft.forget(step)
+    return await advance(update, context, draft)
+
+
+async def on_register(update: Update, context: Context) -> State | None:
+    draft = await _current(update, context)
+    if draft is None:
+        return None
+    query = update.callback_query
+    assert query is not None
+    _ = tr(update)
+    if draft.next_step() is not Step.SUMMARY:
+        return await advance(update, context, draft)
+    card = texts.summary(_, draft)
+    await edit(query, card + "\n\n" + texts.registering(_))
+    svc = services(context)
+    outcome = await svc.registrar.register(
+        draft.id, draft.to_request(), user_id=draft.user_id, chat_id=draft.chat_id
+    )
+    if isinstance(outcome, Registered):
+        await edit(
+            query,
+            texts.registered(
+                _,
+                tracker_id=outcome.tracker_id,
+                label=outcome.label,
+                model=draft.model_title or outcome.model,
+                device_id=outcome.device_id,
+                mobile=draft.mobile,
+            ),
+        )
+        drop_draft(update, context)
+        return END
+    if isinstance(outcome, NoAnswer):
+        text = texts.no_answer(_) if outcome.checked else texts.no_answer_unchecked(_)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(texts.button_retry(_), callback_data=cb(draft, "register"))],
+                [
+                    InlineKeyboardButton(texts.button_edit(_), callback_data=cb(draft, "edit")),
+                    InlineKeyboardButton(texts.button_cancel(_), callback_data=cb(draft, "cancel")),
+                ],
+            ]
+        )
+        await edit(query, card + "\n\n" + text, keyboard)
+        return Step.SUMMARY
+    return await _rejected(update, context, draft, outcome, card)
+
+
+async def _rejected(
+    update: Update, context: Context, draft: Draft, outcome: Rejected, card: str
+) -> State | None:
+    _ = tr(update)
+    error = outcome.error
+    existing = outcome.existing
+    message = texts.register_error(
+        _,
+        error,
+        existing_label=existing.label if existing else None,
+        existing_id=existing.id if existing else None,
+    )
+    query = update.callback_query
+    assert query is not None
+    svc = services(context)
+    step: Step | None = None
+    if error.code == 7:
+        params = [e.parameter for e in error.errors]
+        step = next((PARAMETER_STEPS[p] for p in params if p in PARAMETER_STEPS), None)
+    elif error.code == 204:
+        svc.catalog.forget_groups()
+        step = Step.GROUP
+    elif error.code == 220:
+        step = Step.MODEL
+    elif error.code == 223:
+        step = Step.PHONE
+    elif error.code == 227:
+        step = Step.CODE
+    elif error.code == 222:
+        svc.catalog.forget_plugins()
+        model = svc.catalog.model(draft.model_code or "")
+        plugin = None
+        with contextlib.suppress(NavixyError):
+            plugin = choose_plugin(await svc.catalog.plugins(), model) if model else None
+        if plugin is None:
+            await edit(query, card + "\n\n" + texts.no_plugin(_, draft.model_title or ""))
+            drop_draft(update, context)
+            return END
+        draft.plugin_id = plugin.id
+        draft.code_required = requires_activation_code(plugin.id)
+        save_draft(context, draft)
+    if step is not None:
+        await edit(query, card + "\n\n" + message)
+        draft.forget(step)
+        return await advance(update, context, draft)
+    if error.code in (224, 258) and draft.asks_device_id:
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        texts.button_change_device_id(_),
+                        callback_data=cb(draft, f"field:{Step.DEVICE_ID}"),
+                    )
+                ],
+                [InlineKeyboardButton(texts.button_cancel(_), callback_data=cb(draft, "cancel"))],
+            ]
+        )
+        await edit(query, card + "\n\n" + message, keyboard)
+        return Step.SUMMARY
+    await edit(query, card + "\n\n" + message, _card_keyboard(update, draft))
+    return Step.SUMMARY
+
+
+# --- the handler -----------------------------------------------------------------------------
+
+
+Handler = BaseHandler[Update, Context, object]
+
+
+def _button(
+    action_regex: str, callback: Callable[[Update, Context], Coroutine[Any, Any, State | None]]
+) -> Handler:
+    return CallbackQueryHandler(callback, pattern=cb_pattern(action_regex))
+
+
+def build_conversation() -> ConversationHandler[Context]:
+    skip = "skip$"
+    states: dict[object, list[Handler]] = {
+        Step.MODEL: [
+            MessageHandler(VIA_BOT, on_inline_pick),
+            MessageHandler(TEXT, on_model_query),
+            _button("model:", on_model_button),
+            _button("mobile$", on_mobile_button),
+        ],
+        Step.DEVICE_ID: [
+            MessageHandler(TEXT, on_device_id),
+            MessageHandler(PHOTO, on_device_photo),
+        ],
+        Step.PHONE: [MessageHandler(TEXT, on_phone)],
+        Step.APN_CHOICE: [
+            _button("apn:use$", on_apn_use),
+            _button("apn:other$", on_apn_other),
+            MessageHandler(TEXT, on_apn_name),
+        ],
+        Step.APN_NAME: [MessageHandler(TEXT, on_apn_name), _button(skip, on_apn_name)],
+        Step.APN_USER: [MessageHandler(TEXT, on_apn_user), _button(skip, on_apn_user)],
+        Step.APN_PASSWORD: [MessageHandler(TEXT, on_apn_password), _button(skip, on_apn_password)],
+        Step.LABEL: [MessageHandler(TEXT, on_label)],
+        Step.GROUP: [
+            _button("group:-?[0-9]+$", on_group),
+            MessageHandler(TEXT, on_text_at_buttons),
+        ],
+        Step.CODE: [MessageHandler(TEXT, on_code)],
+        Step.NOTIFY_PHONE: [MessageHandler(TEXT, on_notify_phone), _button(skip, on_notify_phone)],
+        Step.NOTIFY_EMAIL: [MessageHandler(TEXT, on_notify_email), _button(skip, on_notify_email)],
+        Step.SUMMARY: [
+            _button("register$", on_register),
+            _button("edit$", on_edit),
+            _button("field:[a-z_]+$", on_edit_field),
+            MessageHandler(TEXT, on_text_at_buttons),
+        ],
+        EDIT: [
+            _button("field:[a-z_]+$", on_edit_field),
+            _button("back$", on_edit_back),
+            MessageHandler(TEXT, on_text_at_buttons),
+        ],
+    }
+    return ConversationHandler(
+        entry_points=[
+            CommandHandler("register", start_registration),
+            CallbackQueryHandler(start_registration, pattern=r"^start:register$"),
+        ],
+        states=states,
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            _button("cancel$", cancel),
+            CallbackQueryHandler(stale_button),
+        ],
+        allow_reentry=True,
+        name=CONVERSATION_NAME,
+        persistent=True,
+    )

@@ -1,0 +1,132 @@
+"""Handlers outside the conversation: access gate, /start, /help, inline search,
+stale buttons and errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.domain.search import SearchHit
+from bot.telegram import texts
+from bot.telegram.common import Context, answer, say, services, tr
+
+log = logging.getLogger(__name__)
+
+INLINE_RESULTS = 200
+
+
+async def access_gate(update: Update, context: Context) -> None:
+    """Runs first for every update: only admins and installers get further.
+
+    Everyone else gets a short refusal with their own user id (to give to the
+    admin) and causes no Navixy call.
+    """
+    user = update.effective_user
+    if user is None or services(context).settings.role_of(user.id) is not None:
+        return
+    _ = tr(update)
+    refusal = texts.not_allowed(_, user.id)
+    if update.inline_query is not None:
+        await update.inline_query.answer(
+            [],
+            cache_time=0,
+            is_personal=True,
+            button=InlineQueryResultsButton(texts.inline_not_allowed(_), start_parameter="access"),
+        )
+    elif update.callback_query is not None:
+        await answer(update.callback_query, texts.inline_not_allowed(_), alert=True)
+    elif update.message is not None and _addressed_to_bot(update):
+        await update.message.reply_text(refusal)
+    raise ApplicationHandlerStop
+
+
+def _addressed_to_bot(update: Update) -> bool:
+    message = update.message
+    if message is None:
+        return False
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    # In groups, answer commands and replies only: never chatter.
+    return bool(message.text and message.text.startswith("/")) or (
+        message.reply_to_message is not None
+    )
+
+
+async def start(update: Update, context: Context) -> None:
+    _ = tr(update)
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.button_start_register(_), callback_data="start:register")]]
+    )
+    await say(update, context, texts.welcome(_), keyboard)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    await start(update, context)
+
+
+async def cancel_outside(update: Update, context: Context) -> None:
+    await say(update, context, texts.nothing_to_cancel(tr(update)))
+
+
+async def inline_search(update: Update, context: Context) -> None:
+    """`@bot fmb14` lists models; choosing one sends "<vendor> <name> [<code>]"."""
+    query = update.inline_query
+    assert query is not None
+    catalog = services(context).catalog
+    text = query.query.strip()
+    hits: Sequence[SearchHit]
+    if text:
+        hits = catalog.search(text, limit=INLINE_RESULTS)
+        models = [h.model for h in hits]
+    else:
+        models = sorted(catalog.index.models, key=lambda m: (m.vendor.lower(), m.name.lower()))
+        models = models[:INLINE_RESULTS]
+    _ = tr(update)
+    results = [
+        InlineQueryResultArticle(
+            id=m.code[:64],
+            title=f"{m.vendor} {m.name}".strip(),
+            description=texts.inline_description(_, m.vendor, m.code),
+            input_message_content=InputTextMessageContent(
+                f"{m.vendor} {m.name} [{m.code}]".strip(), parse_mode=None
+            ),
+        )
+        for m in models
+    ]
+    await query.answer(results, auto_pagination=True, cache_time=60, is_personal=False)
+
+
+async def stale_callback(update: Update, context: Context) -> None:
+    """A button pressed when no conversation expects it (after a restart, twice, ...)."""
+    query = update.callback_query
+    if query is None:
+        return
+    _ = tr(update)
+    draft_id = (query.data or "").partition("|")[0]
+    done = None
+    if len(draft_id) == 12:
+        done = await services(context).journal.success_for_draft(draft_id)
+    if done is not None and done.tracker_id is not None:
+        await answer(query, texts.already_registered_card(_, done.tracker_id), alert=True)
+    else:
+        await answer(query, texts.stale_button(_))
+
+
+async def on_error(update: object, context: Context) -> None:
+    log.error("handler failed", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        with contextlib.suppress(TelegramError):
+            await say(update, context, texts.internal_error(tr(update)))

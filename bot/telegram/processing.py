@@ -1,0 +1,50 @@
+"""Process updates concurrently across conversations, in order within one.
+
+PTB's default processes one update at a time, so one slow Navixy call stalls
+every chat. The ConversationHandler needs updates of one conversation in order,
+so this processor serialises per (chat, user) and runs different ones in
+parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+
+class PerConversationProcessor(BaseUpdateProcessor):
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[tuple[int | None, int | None], asyncio.Lock] = {}
+        self._users: dict[tuple[int | None, int | None], int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if self._users[key] == 0:
+                del self._users[key]
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _key(update: object) -> tuple[int | None, int | None]:
+    if not isinstance(update, Update):
+        return (None, None)
+    chat = update.effective_chat
+    user = update.effective_user
+    return (chat.id if chat else None, user.id if user else None)

@@ -1,0 +1,502 @@
+"""Every user-facing sentence, through gettext. Values are HTML-escaped here.
+
+Functions take the installer's `_` (see bot.i18n.gettext_for) and plain values,
+and return ready-to-send HTML text. Handlers never build sentences themselves.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.domain.device_id import IdKind, IdProblem, IdRule, example_id
+from bot.domain.draft import Draft, Step
+from bot.domain.fields import FieldProblem
+from bot.domain.phone import PhoneProblem, format_phone
+from bot.i18n import Gettext
+from bot.navixy.errors import NavixyError
+
+
+def _fmt(template: str, **values: object) -> str:
+    return template.format(**{k: escape(str(v)) for k, v in values.items()})
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def welcome(_: Gettext) -> str:
+    return _(
+        "Hi! I register GPS trackers on Navixy.\n\n"
+        "Tap <b>Register</b> (or send /register): pick the model, send the IMEI "
+        "(typed or as a photo of the label), the SIM number and APN, a name for the "
+        "tracker, and you get the tracker ID back.\n\n"
+        "/cancel stops at any step. /help shows this again."
+    )
+
+
+def not_allowed(_: Gettext, user_id: int) -> str:
+    return _fmt(
+        _(
+            "Sorry, you are not on this bot's list of installers.\n"
+            "Your Telegram user id is <code>{user_id}</code>: send it to your admin to get access."
+        ),
+        user_id=user_id,
+    )
+
+
+def cancelled(_: Gettext) -> str:
+    return _("Cancelled. Nothing was registered. Send /register to start again.")
+
+
+def nothing_to_cancel(_: Gettext) -> str:
+    return _("There is nothing to cancel. Send /register to register a device.")
+
+
+def stale_button(_: Gettext) -> str:
+    return _("This button belongs to an earlier card. Send /register to start again.")
+
+
+def already_registered_card(_: Gettext, tracker_id: int) -> str:
+    return _fmt(_("Already registered: tracker ID {tracker_id}."), tracker_id=tracker_id)
+
+
+def internal_error(_: Gettext) -> str:
+    return _(
+        "Something went wrong on my side. Your answers are kept: "
+        "try again, or send /cancel to start over."
+    )
+
+
+def use_buttons(_: Gettext) -> str:
+    return _("Please use the buttons above, or send /cancel.")
+
+
+# --- model ----------------------------------------------------------------------------------
+
+
+def ask_model(_: Gettext) -> str:
+    return _(
+        "Which device? Type part of the vendor, model or code, e.g. <i>FMB140</i> or "
+        "<i>GV55 Lite</i>."
+    )
+
+
+def pick_model(_: Gettext, query: str) -> str:
+    return _fmt(_("Models matching “{query}”: pick one."), query=query)
+
+
+def no_model_match(_: Gettext, query: str) -> str:
+    return _fmt(
+        _(
+            "No model matches “{query}”. Try the vendor or the code (e.g. FMB140), "
+            "or search the whole list."
+        ),
+        query=query,
+    )
+
+
+def catalog_unavailable(_: Gettext) -> str:
+    return _(
+        "The model list is not loaded yet and Navixy does not answer. Please try again in a minute."
+    )
+
+
+def model_chosen(_: Gettext, title: str) -> str:
+    return _fmt(_("Model: {title}"), title=title)
+
+
+def model_unknown(_: Gettext) -> str:
+    return _("That model is not in the list (any more). Type the model again.")
+
+
+def no_plugin(_: Gettext, title: str) -> str:
+    return _fmt(
+        _(
+            "{title} cannot be registered from this Navixy account: no registration "
+            "method applies to it. Ask your admin, or send /register to pick another model."
+        ),
+        title=title,
+    )
+
+
+def plugins_unavailable(_: Gettext) -> str:
+    return _("Navixy did not answer, so I can't check how to register this model. Try again.")
+
+
+# --- device id ------------------------------------------------------------------------------
+
+
+def ask_device_id(_: Gettext, rule: IdRule) -> str:
+    example = example_id(rule)
+    if rule.kind is IdKind.IMEI:
+        text = _("Send the IMEI: 15 digits, e.g. {example}.")
+    elif rule.kind is IdKind.MEID:
+        text = _("Send the MEID: 14 hexadecimal characters, e.g. {example}.")
+    elif rule.kind is IdKind.DIGITS:
+        text = _("Send the device ID: {n} digits, e.g. {example}.")
+    else:
+        text = _(
+            "Send the device ID: {min}–{max} Latin letters, digits or hyphens, e.g. {example}."
+        )
+    return _fmt(text, example=example, n=rule.max_len, min=rule.min_len, max=rule.max_len)
+
+
+def bad_device_id(_: Gettext, rule: IdRule, problem: IdProblem, raw: str) -> str:
+    digits = sum(ch.isdigit() for ch in raw)
+    if problem is IdProblem.EMPTY:
+        text = _("That was empty.")
+    elif problem is IdProblem.BAD_CHECKSUM:
+        text = _(
+            "This IMEI fails its check digit: one digit is probably mistyped. "
+            "Compare it with the label and send it again."
+        )
+    elif problem is IdProblem.BAD_CHARACTERS:
+        if rule.kind is IdKind.MEID:
+            text = _("An MEID has only digits 0–9 and letters A–F.")
+        elif rule.kind is IdKind.ASCII:
+            text = _("Only Latin letters, digits and hyphens are allowed.")
+        else:
+            text = _("The device ID has digits only.")
+    elif rule.kind is IdKind.IMEI:
+        text = _("An IMEI has 15 digits; you sent {digits}.")
+    elif problem is IdProblem.TOO_SHORT:
+        text = _("Too short: at least {min} characters.")
+    elif problem is IdProblem.TOO_LONG:
+        text = _("Too long: at most {max} characters.")
+    else:
+        text = _("Wrong length: {min}–{max} characters expected.")
+    head = _fmt(text, digits=digits, min=rule.min_len, max=rule.max_len)
+    return head + "\n" + ask_device_id(_, rule)
+
+
+def photo_not_supported(_: Gettext, rule: IdRule) -> str:
+    return _("I can't read photos yet: please type the digits.") + "\n" + ask_device_id(_, rule)
+
+
+# --- phone ----------------------------------------------------------------------------------
+
+
+def ask_phone(_: Gettext) -> str:
+    return _(
+        "Phone number of the SIM card in the device, international format, e.g. +49 170 1234567."
+    )
+
+
+def bad_phone(_: Gettext, problem: PhoneProblem) -> str:
+    if problem is PhoneProblem.EMPTY:
+        text = _("That was empty.")
+    elif problem is PhoneProblem.NOT_A_NUMBER:
+        text = _("That does not look like a phone number.")
+    else:
+        text = _(
+            "That is not a valid number: check the country code and the digits "
+            "(international format, starting with the country code)."
+        )
+    return text + "\n" + ask_phone(_)
+
+
+# --- APN ------------------------------------------------------------------------------------
+
+
+def apn_found(_: Gettext, operator: str, apn: str) -> str:
+    return _fmt(
+        _("The SIM belongs to {operator}. Its APN is <code>{apn}</code>."),
+        operator=operator,
+        apn=apn,
+    )
+
+
+def use_apn_button(_: Gettext, operator: str, apn: str) -> str:
+    return _("Use {operator}: {apn}").format(operator=operator, apn=apn)
+
+
+def ask_apn_name(_: Gettext, *, looked_up: bool) -> str:
+    text = _("APN name of the SIM card, e.g. <i>internet</i> (the operator's website lists it).")
+    if looked_up:
+        return _("I don't know this SIM's operator.") + " " + text
+    return text
+
+
+def ask_apn_user(_: Gettext) -> str:
+    return _("APN user name, or tap Skip if there is none.")
+
+
+def ask_apn_password(_: Gettext) -> str:
+    return _("APN password, or tap Skip if there is none.")
+
+
+def bad_field(_: Gettext, problem: FieldProblem, step: Step) -> str:
+    if problem is FieldProblem.EMPTY:
+        return _("That was empty.")
+    if step is Step.CODE:
+        return _("The activation code has 3 to 20 digits.")
+    if step is Step.NOTIFY_EMAIL:
+        return _("That does not look like an e-mail address, e.g. name@example.com.")
+    if problem is FieldProblem.TOO_LONG:
+        if step is Step.LABEL:
+            return _("Too long: at most 60 characters.")
+        return _("Too long: at most 40 characters.")
+    if step is Step.LABEL:
+        return _("Use printable characters only, without < and >.")
+    if step is Step.APN_PASSWORD:
+        return _("The password contains characters that are not allowed.")
+    return _("Use Latin letters, digits and . - _ @ only.")
+
+
+# --- label, group, code, mobile app ---------------------------------------------------------
+
+
+def ask_label(_: Gettext) -> str:
+    return _(
+        "Name for this tracker, as it will show in Navixy: the vehicle's plate number "
+        "is a good choice (e.g. <i>AB 123 C</i>). Up to 60 characters."
+    )
+
+
+def ask_group(_: Gettext) -> str:
+    return _("Which group should the tracker go to?")
+
+
+def groups_unavailable(_: Gettext) -> str:
+    return _("Navixy did not send the group list; you can still register without a group.")
+
+
+def ask_code(_: Gettext) -> str:
+    return _("Activation code from your dealer (digits).")
+
+
+def ask_notify_phone(_: Gettext) -> str:
+    return _("Phone number to text the app invitation to (international format), or tap Skip.")
+
+
+def ask_notify_email(_: Gettext) -> str:
+    return _("E-mail address to send the app invitation to, or tap Skip.")
+
+
+# --- summary card and result ----------------------------------------------------------------
+
+
+def mask(secret: str) -> str:
+    """Show only the length-ish shape of a secret: never the secret itself."""
+    return "•" * min(max(len(secret), 4), 8) if secret else ""
+
+
+def summary(_: Gettext, draft: Draft) -> str:
+    rows: list[tuple[str, str]] = [(_("Model"), draft.model_title or draft.model_code or "")]
+    if draft.asks_device_id:
+        rows.append((_("Device ID"), draft.device_id or ""))
+    elif not draft.mobile:
+        rows.append((_("Device ID"), _("assigned by Navixy")))
+    if draft.has_phone and draft.phone:
+        rows.append((_("SIM phone"), format_phone(draft.phone)))
+    if draft.has_apn:
+        apn = draft.apn_name or _("(none)")
+        extra = []
+        if draft.apn_user:
+            extra.append(_("user {user}").format(user=draft.apn_user))
+        if draft.apn_password:
+            extra.append(_("password {password}").format(password=mask(draft.apn_password)))
+        rows.append((_("APN"), apn + (" (" + ", ".join(extra) + ")" if extra else "")))
+    rows.append((_("Label"), draft.label or ""))
+    rows.append((_("Group"), draft.group_title or _("No group")))
+    if draft.mobile:
+        if draft.notification_phone:
+            rows.append((_("Invite by SMS"), format_phone(draft.notification_phone)))
+        if draft.notification_email:
+            rows.append((_("Invite by e-mail"), draft.notification_email))
+    if draft.code_required and draft.activation_code:
+        rows.append((_("Activation code"), mask(draft.activation_code)))
+    lines = [f"<b>{escape(k)}:</b> {escape(v)}" for k, v in rows]
+    return _("Check and register:") + "\n\n" + "\n".join(lines)
+
+
+def pick_field(_: Gettext) -> str:
+    return _("What do you want to change?")
+
+
+def field_name(_: Gettext, step: Step) -> str:
+    names = {
+        Step.MODEL: _("Model"),
+        Step.DEVICE_ID: _("Device ID"),
+        Step.PHONE: _("SIM phone"),
+        Step.APN_NAME: _("APN"),
+        Step.LABEL: _("Label"),
+        Step.GROUP: _("Group"),
+        Step.CODE: _("Activation code"),
+        Step.NOTIFY_PHONE: _("Invite by SMS"),
+        Step.NOTIFY_EMAIL: _("Invite by e-mail"),
+    }
+    return names.get(step, step.value)
+
+
+def registering(_: Gettext) -> str:
+    return _("Registering…")
+
+
+def registered(
+    _: Gettext, *, tracker_id: int, label: str, model: str, device_id: str | None, mobile: bool
+) -> str:
+    text = _fmt(
+        _("✅ Registered.\n\n<b>Tracker ID: {tracker_id}</b>\nLabel: {label}\nModel: {model}"),
+        tracker_id=tracker_id,
+        label=label,
+        model=model,
+    )
+    if device_id:
+        text += "\n" + _fmt(_("Device ID: {device_id}"), device_id=device_id)
+    if mobile and device_id:
+        text += "\n\n" + _fmt(
+            _("Give the employee this identifier for the X-GPS Tracker app: {device_id}"),
+            device_id=device_id,
+        )
+    return text
+
+
+def no_answer(_: Gettext) -> str:
+    return _(
+        "Navixy did not answer. Nothing was registered twice: tap Retry to send the same "
+        "registration again."
+    )
+
+
+def no_answer_unchecked(_: Gettext) -> str:
+    return _(
+        "Navixy did not answer, and I could not check yet whether the tracker was created. "
+        "Tap Retry: I will check first and never create it twice."
+    )
+
+
+def register_error(
+    _: Gettext,
+    error: NavixyError,
+    existing_label: str | None = None,
+    existing_id: int | None = None,
+) -> str:
+    """The installer's message for a `tracker/register` error code."""
+    code = error.code
+    if code == 7:
+        details = "; ".join(e.error for e in error.errors if e.error) or error.description
+        return _fmt(_("Navixy rejected a value: {details}"), details=details)
+    if code == 13:
+        return _(
+            "The Navixy account this bot uses is not allowed to register devices. "
+            "Ask the account owner to grant the right, then tap Register again."
+        )
+    if code == 204:
+        return _("That group no longer exists in Navixy. Pick the group again.")
+    if code == 220:
+        return _("Navixy does not know this model (any more). Pick the model again.")
+    if code == 221:
+        return _(
+            "The account has reached its device limit. Ask your admin or dealer to raise it, "
+            "then tap Register again."
+        )
+    if code == 222:
+        return _(
+            "Navixy refused the registration method for this model. I refreshed the list: "
+            "tap Register to try again, or pick another model."
+        )
+    if code == 223:
+        return _("This SIM phone number is already used by another tracker. Check the number.")
+    if code == 224:
+        if existing_id is not None:
+            return _fmt(
+                _(
+                    "This device is already registered in your account as “{label}” "
+                    "(tracker ID {tracker_id}). Nothing new was created."
+                ),
+                label=existing_label or "",
+                tracker_id=existing_id,
+            )
+        return _(
+            "This device ID is already registered on Navixy (maybe in another account). "
+            "Nothing was created. Check the ID, or ask your admin to release the device."
+        )
+    if code == 225:
+        return _(
+            "This device's tariff is not available for the account's legal type. "
+            "Ask your admin or dealer."
+        )
+    if code == 226:
+        return _("Navixy does not recognise the SIM card's ICCID.")
+    if code == 227:
+        return _("The activation code is wrong or already used. Check it and send it again.")
+    if code == 258:
+        return _(
+            "Navixy has no bundle for this device ID. Check the ID, or ask your dealer "
+            "whether the device was delivered as a bundle."
+        )
+    if code in (3, 4, 11, 102):
+        return _(
+            "The bot could not sign in to Navixy (credentials refused). "
+            "Please tell your admin; your answers are kept."
+        )
+    if code == 15:
+        return _("Navixy is busy (too many requests). Wait a few seconds and tap Register again.")
+    return _fmt(
+        _("Navixy refused the registration: {description} (code {code})."),
+        description=error.description,
+        code=code,
+    )
+
+
+# --- buttons --------------------------------------------------------------------------------
+
+
+def button_register(_: Gettext) -> str:
+    return _("✅ Register")
+
+
+def button_edit(_: Gettext) -> str:
+    return _("✏️ Edit")
+
+
+def button_cancel(_: Gettext) -> str:
+    return _("Cancel")
+
+
+def button_back(_: Gettext) -> str:
+    return _("« Back")
+
+
+def button_retry(_: Gettext) -> str:
+    return _("🔁 Retry")
+
+
+def button_skip(_: Gettext) -> str:
+    return _("Skip")
+
+
+def button_search(_: Gettext) -> str:
+    return _("🔎 Search all models")
+
+
+def button_mobile_app(_: Gettext) -> str:
+    return _("📱 X-GPS mobile app")
+
+
+def button_no_group(_: Gettext) -> str:
+    return _("No group")
+
+
+def button_other_apn(_: Gettext) -> str:
+    return _("Enter another APN")
+
+
+def button_start_register(_: Gettext) -> str:
+    return _("📟 Register a device")
+
+
+def button_change_device_id(_: Gettext) -> str:
+    return _("Change device ID")
+
+
+def inline_not_allowed(_: Gettext) -> str:
+    return _("Not allowed: ask your admin for access")
+
+
+def inline_no_results(_: Gettext) -> str:
+    return _("No model matches")
+
+
+def inline_description(_: Gettext, vendor: str, code: str) -> str:
+    return _("{vendor} · code {code}").format(vendor=vendor, code=code)

@@ -1,0 +1,141 @@
+"""End-to-end harness: the real bot (built by bot.app) against the fake Telegram
+server and the Navixy stand-in, both on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.app import App, build_application
+from bot.config import Settings, load_settings
+from tests.fakes.telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
+
+ADMIN_ID = 1
+INSTALLER_IDS = (100, 101, 102, 103)
+STRANGER_ID = 666
+ACTIVATION_CODES = ("6045325592", "123123123", "555000111")
+IMEI = "356938035643809"  # Luhn-valid
+IMEI_2 = "490154203237518"
+PHONE_DE = "+49 170 1234567"
+
+
+def make_settings(
+    tg: FakeTelegram, navixy_url: str, api_key: str, db: Path, **extra: Any
+) -> Settings:
+    return load_settings(
+        _env_file=None,
+        bot_token=tg.token,
+        telegram_api_url=tg.url,
+        navixy_api_url=navixy_url,
+        navixy_api_key=api_key,
+        database_path=db,
+        admin_ids=str(ADMIN_ID),
+        installer_ids=",".join(str(i) for i in INSTALLER_IDS),
+        navixy_timeout_seconds=extra.pop("navixy_timeout_seconds", 3.0),
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[App]:
+    """Start the bot as `run_polling` would (post_init included) and stop it cleanly."""
+    app = build_application(settings)
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+async def catalog_ready(app: App) -> None:
+    """Wait (bounded) until the model catalogue is loaded."""
+    from bot.telegram.common import SERVICES_KEY
+
+    svc = app.bot_data[SERVICES_KEY]
+    await svc.catalog.ensure()
+
+
+class Installer:
+    """One person in one chat, acting through the fake Telegram client."""
+
+    def __init__(self, tg: FakeTelegram, user: FakeUser, chat: FakeChat) -> None:
+        self.tg, self.user, self.chat = tg, user, chat
+
+    @property
+    def group(self) -> bool:
+        return self.chat.id < 0
+
+    def last(self) -> BotMessage:
+        return self.tg.last_message(self.chat)
+
+    def _last_id(self) -> int:
+        msgs = self.tg.messages(self.chat)
+        return msgs[-1].message_id if msgs else 0
+
+    def _question_id(self) -> int | None:
+        """In a group, answers are replies to the bot's latest ForceReply question."""
+        if not self.group:
+            return None
+        for m in reversed(self.tg.messages(self.chat)):
+            if m.force_reply:
+                return m.message_id
+        return None
+
+    async def send(
+        self, text: str, *, expect: str | None = None, timeout: float = 5.0
+    ) -> BotMessage:
+        """Send text; return the bot's next new message (containing `expect`, if given)."""
+        after = self._last_id()
+        await self.tg.send_text(self.user, self.chat, text, reply_to=self._question_id())
+        return await self.tg.wait_for_message(
+            self.chat,
+            (lambda m: expect in (m.text or "")) if expect else None,
+            after=after,
+            timeout=timeout,
+        )
+
+    async def tap(
+        self,
+        button_text: str,
+        *,
+        expect: str | None = None,
+        on: BotMessage | None = None,
+        new_message: bool = True,
+        timeout: float = 5.0,
+    ) -> BotMessage:
+        """Tap a button (on the given message or the latest one that has it)."""
+        target = on or self._with_button(button_text)
+        after = self._last_id()
+        await self.tg.press_button(self.user, self.chat, target.message_id, button_text)
+        if new_message:
+            return await self.tg.wait_for_message(
+                self.chat,
+                (lambda m: expect in (m.text or "")) if expect else None,
+                after=after,
+                timeout=timeout,
+            )
+        return await self.tg.wait_for_edit(
+            self.chat,
+            target.message_id,
+            (lambda m: expect in (m.text or "")) if expect else None,
+            timeout=timeout,
+        )
+
+    def _with_button(self, text: str) -> BotMessage:
+        for m in reversed(self.tg.messages(self.chat)):
+            if not m.deleted and text in m.button_texts():
+                return m
+        raise AssertionError(f"no message with a button {text!r}")
