@@ -111,17 +111,35 @@ def _with_note(note: str | None, text: str) -> str:
 
 async def ask_model(update: Update, context: Context, draft: Draft, note: str | None) -> State:
     _ = tr(update)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat="")],
-            [InlineKeyboardButton(texts.button_mobile_app(_), callback_data=cb(draft, "mobile"))],
-        ]
-    )
+    rows = [
+        [InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat="")],
+        [InlineKeyboardButton(texts.button_mobile_app(_), callback_data=cb(draft, "mobile"))],
+    ]
+    known = await _model_for_known_tac(context, draft)
+    if known is not None:
+        label = texts.button_same_model(_, _model_title(known))
+        rows.insert(
+            0, [InlineKeyboardButton(label, callback_data=cb(draft, f"model:{known.code}"))]
+        )
+    keyboard = InlineKeyboardMarkup(rows)
     await say(update, context, _with_note(note, texts.ask_model(_)), keyboard)
     if _is_group(update):
         # The keyboard takes the reply_markup slot; ask for the typed answer separately.
         await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
     return Step.MODEL
+
+
+async def _model_for_known_tac(context: Context, draft: Draft) -> DeviceModel | None:
+    """The model this bot registered most often with the same 8-digit TAC (photo first)."""
+    device_id = draft.device_id or ""
+    if len(device_id) != 15 or not device_id.isdigit():
+        return None
+    svc = services(context)
+    for code, _count in await svc.journal.models_for_tac(device_id[:8]):
+        model = svc.catalog.model(code)
+        if model is not None:
+            return model
+    return None
 
 
 async def ask_device_id(update: Update, context: Context, draft: Draft, note: str | None) -> State:
@@ -468,6 +486,9 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
         code_required=requires_activation_code(plugin.id),
     )
     draft.model_title = _model_title(model)
+    if draft.device_id is not None and not check_device_id(rule, draft.device_id).ok:
+        # An ID read from a photo before the model was known may not fit this model.
+        draft.device_id = None
     return await advance(update, context, draft)
 
 
@@ -489,15 +510,6 @@ async def on_device_id(update: Update, context: Context) -> State | None:
         return None
     draft.device_id = check.value
     return await advance(update, context, draft)
-
-
-async def on_device_photo(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
-    if draft is None:
-        return END
-    rule = parse_id_type(draft.id_type or "imei")
-    await say(update, context, texts.photo_not_supported(tr(update), rule), expects_text=True)
-    return None
 
 
 async def on_phone(update: Update, context: Context) -> State | None:
@@ -623,6 +635,11 @@ async def on_group(update: Update, context: Context) -> State | None:
     )
     draft.group_id, draft.group_title = group_id, title
     return await advance(update, context, draft)
+
+
+async def on_photo_elsewhere(update: Update, context: Context) -> State | None:
+    await say(update, context, texts.photo_not_now(tr(update)))
+    return None
 
 
 async def on_text_at_buttons(update: Update, context: Context) -> State | None:
@@ -800,6 +817,8 @@ def _button(
 
 
 def build_conversation() -> ConversationHandler[Context]:
+    from bot.telegram.photos import on_candidate, on_device_photo, start_from_photo
+
     skip = "skip$"
     states: dict[object, list[Handler]] = {
         Step.MODEL: [
@@ -811,6 +830,7 @@ def build_conversation() -> ConversationHandler[Context]:
         Step.DEVICE_ID: [
             MessageHandler(TEXT, on_device_id),
             MessageHandler(PHOTO, on_device_photo),
+            _button("dev:[0-9A-Za-z-]+$", on_candidate),
         ],
         Step.PHONE: [MessageHandler(TEXT, on_phone)],
         Step.APN_CHOICE: [
@@ -845,14 +865,20 @@ def build_conversation() -> ConversationHandler[Context]:
         entry_points=[
             CommandHandler("register", start_registration),
             CallbackQueryHandler(start_registration, pattern=r"^start:register$"),
+            MessageHandler(PHOTO, start_from_photo),
         ],
         states=states,
         fallbacks=[
+            # Restarting from any step; entry points only apply when no registration is
+            # open (so a photo mid-conversation is never taken for a new start).
+            CommandHandler("register", start_registration),
+            CallbackQueryHandler(start_registration, pattern=r"^start:register$"),
+            MessageHandler(PHOTO, on_photo_elsewhere),
             CommandHandler("cancel", cancel),
             _button("cancel$", cancel),
             CallbackQueryHandler(stale_button),
         ],
-        allow_reentry=True,
+        allow_reentry=False,
         name=CONVERSATION_NAME,
         persistent=True,
     )

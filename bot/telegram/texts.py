@@ -6,6 +6,7 @@ and return ready-to-send HTML text. Handlers never build sentences themselves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from bot.domain.device_id import IdKind, IdProblem, IdRule, example_id
@@ -14,6 +15,7 @@ from bot.domain.fields import FieldProblem
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
+from bot.photo import CodeKind, PhotoProblem
 
 
 def _fmt(template: str, **values: object) -> str:
@@ -166,10 +168,6 @@ def bad_device_id(_: Gettext, rule: IdRule, problem: IdProblem, raw: str) -> str
         text = _("Wrong length: {min}–{max} characters expected.")
     head = _fmt(text, digits=digits, min=rule.min_len, max=rule.max_len)
     return head + "\n" + ask_device_id(_, rule)
-
-
-def photo_not_supported(_: Gettext, rule: IdRule) -> str:
-    return _("I can't read photos yet: please type the digits.") + "\n" + ask_device_id(_, rule)
 
 
 # --- phone ----------------------------------------------------------------------------------
@@ -500,3 +498,82 @@ def inline_no_results(_: Gettext) -> str:
 
 def inline_description(_: Gettext, vendor: str, code: str) -> str:
     return _("{vendor} · code {code}").format(vendor=vendor, code=code)
+
+
+# --- photos of the label --------------------------------------------------------------------
+
+
+def photo_found_one(_: Gettext, device_id: str, *, from_ocr: bool) -> str:
+    if from_ocr:
+        text = _(
+            "No barcode could be read, but the printed digits say <code>{device_id}</code>. "
+            "Compare it with the label: use it?"
+        )
+    else:
+        text = _("Read from the barcode: <code>{device_id}</code>. Use it?")
+    return _fmt(text, device_id=device_id)
+
+
+def photo_found_many(_: Gettext) -> str:
+    return _("The photo has several device IDs. Which one is this device's?")
+
+
+def photo_seen(_: Gettext, kinds: Sequence[CodeKind]) -> str:
+    """What the photo showed instead of a device ID ("a SIM card number (ICCID)...")."""
+    names = {
+        CodeKind.ICCID: _("a SIM card number (ICCID)"),
+        CodeKind.SERIAL: _("a serial number"),
+        CodeKind.OTHER: _("a product code"),
+        CodeKind.IMEI: _("an IMEI"),
+        CodeKind.MEID: _("an MEID"),
+    }
+    seen = ", ".join(dict.fromkeys(names[k] for k in kinds))
+    return _fmt(_("I found {seen}, but not the ID this model needs."), seen=seen)
+
+
+def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
+    if problem is PhotoProblem.TOO_SMALL:
+        return _(
+            "The barcode is too small in this photo to read. Come closer, so that the barcode "
+            "fills most of the picture's width."
+        )
+    if problem is PhotoProblem.NO_BARCODE:
+        return _("I could not find a readable barcode in this photo.")
+    if problem in (PhotoProblem.NOT_AN_IMAGE, PhotoProblem.ANIMATED):
+        return _("That file is not a photo I can read. Send a JPEG or PNG picture of the label.")
+    if problem is PhotoProblem.CORRUPT:
+        return _("That picture is damaged and can't be opened. Please take it again.")
+    if problem in (PhotoProblem.TOO_LARGE_FILE, PhotoProblem.TOO_MANY_PIXELS):
+        return _("That picture is too large. Send it as a normal photo (not as a file).")
+    return _("I could not find the device ID in this photo.")
+
+
+def id_confirmed(_: Gettext, device_id: str) -> str:
+    return _fmt(_("Device ID: {device_id} ✅"), device_id=device_id)
+
+
+def photo_not_now(_: Gettext) -> str:
+    return _("I read photos of the label at the device-ID step. Please answer the question above.")
+
+
+def photo_tips(_: Gettext) -> str:
+    return _(
+        "Tips: hold the phone close and straight over the label, keep it flat, avoid glare "
+        "and shadows. Or simply type the digits."
+    )
+
+
+def button_use_id(_: Gettext, device_id: str) -> str:
+    return _("Use {device_id}").format(device_id=device_id)
+
+
+def button_type_instead(_: Gettext) -> str:
+    return _("⌨️ Type it instead")
+
+
+def reading_photo(_: Gettext) -> str:
+    return _("Reading the label…")
+
+
+def button_same_model(_: Gettext, title: str) -> str:
+    return _("Same as before: {title}").format(title=title)

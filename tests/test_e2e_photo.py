@@ -1,0 +1,132 @@
+"""End-to-end: a photo of the label through the fake Telegram server (getFile + download)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import zxingcpp
+from PIL import Image, ImageDraw
+
+from bot.app import App
+from bot.sandbox import NavixySandbox
+from tests.e2e import IMEI, Installer
+from tests.fakes.telegram import FakeTelegram
+
+ICCID = "8949226123456789012"
+
+
+def label_photo(*codes: str, size: tuple[int, int] = (1280, 960)) -> bytes:
+    """A white label with a Code 128 barcode per value, as a JPEG like Telegram's."""
+    canvas = Image.new("L", size, 200)
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((140, 100, size[0] - 140, size[1] - 100), fill=255)
+    y = 160
+    for value in codes:
+        barcode = zxingcpp.create_barcode(value, zxingcpp.BarcodeFormat.Code128)
+        image = zxingcpp.write_barcode_to_image(barcode, scale=4, add_quiet_zones=True)
+        bar = Image.fromarray(np.asarray(image)).convert("L")
+        bar = bar.resize((bar.width, 120))
+        canvas.paste(bar, ((size[0] - bar.width) // 2, y))
+        draw.text(((size[0] - bar.width) // 2, y + 125), value, fill=0)
+        y += 260
+    out = io.BytesIO()
+    canvas.convert("RGB").save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def me(tg: FakeTelegram) -> Installer:
+    user = tg.user(101, "Olga")
+    return Installer(tg, user, tg.private_chat(user))
+
+
+async def test_photo_at_device_id_step_registers(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    inst = me(tg)
+    await inst.send("/register", expect="Which device?")
+    await inst.send("fmb140", expect="Models matching")
+    await inst.tap("Teltonika FMB140", expect="IMEI")
+    after = inst.last().message_id
+    await tg.send_photo(inst.user, inst.chat, label_photo(IMEI, ICCID))
+    offer = await tg.wait_for_message(inst.chat, lambda m: IMEI in (m.text or ""), after=after)
+    # The ICCID barcode on the same label is never offered as the device ID.
+    assert offer.button_texts() == [f"Use {IMEI}", "⌨️ Type it instead"]
+    assert tg.calls("getFile")
+    await inst.tap(f"Use {IMEI}", expect="Phone number", on=offer)
+    await inst.send("+49 170 1234567", expect="APN")
+    await inst.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await inst.send("Van 7", expect="Which group")
+    card = await inst.tap("No group", expect="Check and register")
+    await inst.tap("✅ Register", expect="Registered", on=card, new_message=False)
+    (call,) = sandbox.calls_to("tracker/register")
+    assert call.params["device_id"] == IMEI
+    assert not tg.errors
+
+
+async def test_photo_without_imei_explains_and_reasks(tg: FakeTelegram, bot: App) -> None:
+    inst = me(tg)
+    await inst.send("/register", expect="Which device?")
+    await inst.send("fmb920", expect="Models matching")
+    await inst.tap("Teltonika FMB920", expect="IMEI")
+    after = inst.last().message_id
+    await tg.send_photo(inst.user, inst.chat, label_photo(ICCID))
+    reply = await tg.wait_for_message(inst.chat, after=after)
+    assert "SIM card number (ICCID)" in (reply.text or "")
+    assert "IMEI" in (reply.text or "")  # the question is asked again
+    # Typing the digits still works after a failed photo.
+    await inst.send(IMEI, expect="Phone number")
+
+
+async def test_not_an_image_gets_a_clear_message(tg: FakeTelegram, bot: App) -> None:
+    inst = me(tg)
+    await inst.send("/register", expect="Which device?")
+    await inst.send("fmb920", expect="Models matching")
+    await inst.tap("Teltonika FMB920", expect="IMEI")
+    after = inst.last().message_id
+    await tg.send_document(
+        inst.user,
+        inst.chat,
+        b"%PDF-1.4 not a photo",
+        file_name="label.pdf",
+        mime_type="application/pdf",
+    )
+    reply = await tg.wait_for_message(inst.chat, after=after)
+    assert "not a photo I can read" in (reply.text or "")
+
+
+async def test_photo_first_starts_a_registration(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    inst = me(tg)
+    await tg.send_photo(inst.user, inst.chat, label_photo(IMEI))
+    offer = await tg.wait_for_message(inst.chat, lambda m: IMEI in (m.text or ""))
+    await inst.tap(f"Use {IMEI}", expect="Which device?", on=offer)
+    await inst.send("fmb140", expect="Models matching")
+    # The IMEI is already known: the next question is the phone, not the IMEI.
+    await inst.tap("Teltonika FMB140", expect="Phone number")
+
+
+async def test_photo_first_offers_the_model_of_the_same_tac(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    from bot.domain.device_id import luhn_check_digit
+
+    inst = me(tg)
+    await inst.send("/register", expect="Which device?")
+    await inst.send("fmb140", expect="Models matching")
+    await inst.tap("Teltonika FMB140", expect="IMEI")
+    await inst.send(IMEI, expect="Phone number")
+    await inst.send("+49 170 1234567", expect="APN")
+    await inst.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await inst.send("Van 1", expect="Which group")
+    card = await inst.tap("No group", expect="Check and register")
+    await inst.tap("✅ Register", expect="Registered", on=card, new_message=False)
+
+    sibling = IMEI[:8] + "123456"
+    sibling += luhn_check_digit(sibling)
+    await tg.send_photo(inst.user, inst.chat, label_photo(sibling))
+    offer = await tg.wait_for_message(inst.chat, lambda m: sibling in (m.text or ""))
+    question = await inst.tap(f"Use {sibling}", expect="Which device?", on=offer)
+    assert question.button_texts()[0] == "Same as before: Teltonika FMB140"
+    await inst.tap("Same as before: Teltonika FMB140", expect="Phone number", on=question)
