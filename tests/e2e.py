@@ -22,6 +22,28 @@ IMEI = "356938035643809"  # Luhn-valid
 IMEI_2 = "490154203237518"
 PHONE_DE = "+49 170 1234567"
 
+# Plugin list without 44 (and without 35): hardware registers with 37, the app with 68,
+# and both need an activation code.
+PLUGINS_NO_44: list[dict[str, Any]] = [
+    {
+        "id": 37,
+        "type": "tracker_register",
+        "module": "x",
+        "ui_module": "x",
+        "filter": {
+            "exclusion": True,
+            "values": ["navixymobile.*", "mobile_unknown.*", "iosnavixytracker.*"],
+        },
+    },
+    {
+        "id": 68,
+        "type": "tracker_register",
+        "module": "x",
+        "ui_module": "x",
+        "filter": {"exclusion": False, "values": ["mobile_unknown.*"]},
+    },
+]
+
 
 def make_settings(
     tg: FakeTelegram, navixy_url: str, api_key: str, db: Path, **extra: Any
@@ -139,3 +161,23 @@ class Installer:
             if not m.deleted and text in m.button_texts():
                 return m
         raise AssertionError(f"no message with a button {text!r}")
+
+
+def installer(
+    tg: FakeTelegram, user_id: int = 100, *, lang: str = "en", name: str = "Ivan"
+) -> Installer:
+    """An installer in their private chat with the bot."""
+    user = tg.user(user_id, name, language_code=lang)
+    return Installer(tg, user, tg.private_chat(user))
+
+
+async def to_summary_fmb140(me: Installer, *, label: str = "AB 123 C") -> None:
+    """The common path of a hardware registration, up to the summary card."""
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    await me.send(PHONE_DE, expect="APN")
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await me.send(label, expect="Which group")
+    await me.tap("Main office", expect="Check and register")

@@ -2,87 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from bot.app import App
 from bot.sandbox import NavixySandbox
 from tests.e2e import (
-    ACTIVATION_CODES,
     IMEI,
-    Installer,
+    PLUGINS_NO_44,
     catalog_ready,
-    make_settings,
+    installer,
     running_bot,
+    to_summary_fmb140,
 )
 from tests.fakes.telegram import FakeTelegram
 
-PLUGINS_NO_44 = [
-    {
-        "id": 37,
-        "type": "tracker_register",
-        "module": "x",
-        "ui_module": "x",
-        "filter": {
-            "exclusion": True,
-            "values": ["navixymobile.*", "mobile_unknown.*", "iosnavixytracker.*"],
-        },
-    },
-    {
-        "id": 68,
-        "type": "tracker_register",
-        "module": "x",
-        "ui_module": "x",
-        "filter": {"exclusion": False, "values": ["mobile_unknown.*"]},
-    },
-]
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def sandbox_kwargs() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-async def sandbox(sandbox_kwargs: dict[str, Any]) -> AsyncIterator[NavixySandbox]:
-    sb = NavixySandbox(activation_codes=ACTIVATION_CODES, **sandbox_kwargs)
-    async with sb:
-        yield sb
-
-
-@pytest.fixture
-async def bot(tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path) -> AsyncIterator[App]:
-    key = sandbox.new_api_key()
-    settings = make_settings(tg, sandbox.base_url, key, tmp_path / "bot.db")
-    async with running_bot(settings) as app:
-        await catalog_ready(app)
-        yield app
-
-
-def installer(tg: FakeTelegram, user_id: int = 100, *, lang: str = "en") -> Installer:
-    user = tg.user(user_id, "Ivan", language_code=lang)
-    return Installer(tg, user, tg.private_chat(user))
-
-
-async def to_summary_fmb140(me: Installer, *, label: str = "AB 123 C") -> None:
-    """The common path of a hardware registration, up to the summary card."""
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
-    await me.send(IMEI, expect="Phone number")
-    await me.send("+49 170 1234567", expect="APN")
-    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
-    await me.send(label, expect="Which group")
-    await me.tap("Main office", expect="Check and register")
+# The fixtures `tg`, `sandbox_kwargs`, `sandbox` and `bot` live in tests/conftest.py;
+# `installer`, `to_summary_fmb140` and `PLUGINS_NO_44` in tests/e2e.py (re-exported here).
+__all__ = ["PLUGINS_NO_44", "installer", "to_summary_fmb140"]
 
 
 async def test_full_registration_in_nine_inputs(
@@ -108,3 +44,26 @@ async def test_full_registration_in_nine_inputs(
     assert f"Tracker ID: {tracker.id}" in (done.text or "")
     assert tg.inputs[me.user.id] == 9
     assert not tg.errors
+
+
+async def test_sandbox_mode_runs_the_stand_in_in_process(tg: FakeTelegram, tmp_path: Path) -> None:
+    """NAVIXY_API_URL=sandbox: the bot starts the Navixy stand-in itself, with the real models."""
+    from bot.config import load_settings
+
+    settings = load_settings(
+        _env_file=None,
+        bot_token=tg.token,
+        telegram_api_url=tg.url,
+        navixy_api_url="sandbox",
+        database_path=tmp_path / "bot.db",
+        installer_ids="100",
+    )
+    async with running_bot(settings) as app:
+        await catalog_ready(app)
+        me = installer(tg)
+        await to_summary_fmb140(me)
+        done = await me.tap("✅ Register", expect="Registered", on=me.last(), new_message=False)
+        assert "Tracker ID: " in (done.text or "")
+        sandbox: NavixySandbox = app.bot_data["sandbox"]
+        assert len(sandbox.trackers) == 1
+        assert len(app.bot_data["services"].catalog.index) == 73

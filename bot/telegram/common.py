@@ -171,6 +171,29 @@ async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
         log.info("edit failed: %s", exc)
 
 
+async def close_keyboard(query: CallbackQuery) -> None:
+    """Keep the question, drop its buttons and show which one was chosen.
+
+    Old buttons left on a question invite a second, confusing tap.
+    """
+    message = query.message
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return
+    chosen = next(
+        (
+            button.text
+            for row in message.reply_markup.inline_keyboard
+            for button in row
+            if button.callback_data == query.data
+        ),
+        None,
+    )
+    text = message.text_html or ""
+    if chosen:
+        text += f"\n\n✅ {escape(chosen)}"
+    await edit(query, text)
+
+
 async def forget_secret_message(update: Update) -> None:
     """Delete the installer's message that carried a secret (APN password, code).
 

@@ -42,6 +42,7 @@ from bot.telegram.common import (
     cb,
     cb_parts,
     cb_pattern,
+    close_keyboard,
     drop_draft,
     edit,
     forget_secret_message,
@@ -440,6 +441,8 @@ async def on_mobile_button(update: Update, context: Context) -> State | None:
     draft = await _current(update, context)
     if draft is None:
         return None
+    assert update.callback_query is not None
+    await close_keyboard(update.callback_query)
     return await _pick_model(update, context, draft, MOBILE_APP_CODE)
 
 
@@ -531,6 +534,8 @@ async def on_apn_use(update: Update, context: Context) -> State | None:
     draft = await _current(update, context)
     if draft is None:
         return None
+    assert update.callback_query is not None
+    await close_keyboard(update.callback_query)
     if not draft.use_apn_offer():
         draft.clear_apn(manual=True)
     return await advance(update, context, draft)
@@ -540,6 +545,8 @@ async def on_apn_other(update: Update, context: Context) -> State | None:
     draft = await _current(update, context)
     if draft is None:
         return None
+    assert update.callback_query is not None
+    await close_keyboard(update.callback_query)
     draft.clear_apn(manual=True)
     return await advance(update, context, draft)
 
@@ -557,6 +564,7 @@ async def _on_field(
     if draft is None:
         return END
     if update.callback_query is not None:  # Skip
+        await close_keyboard(update.callback_query)
         value: str | None = ""
     else:
         if secret:
@@ -607,6 +615,7 @@ async def on_notify_phone(update: Update, context: Context) -> State | None:
     if draft is None:
         return END
     if update.callback_query is not None:
+        await close_keyboard(update.callback_query)
         draft.notification_phone = ""
         return await advance(update, context, draft)
     check = check_phone(_text(update))
@@ -630,9 +639,7 @@ async def on_group(update: Update, context: Context) -> State | None:
     if group_id:
         groups = await services(context).catalog.groups()
         title = next((g.title for g in groups if g.id == group_id), str(group_id))
-    await edit(
-        query, texts.ask_group(tr(update)) + " " + (title or texts.button_no_group(tr(update)))
-    )
+    await close_keyboard(query)
     draft.group_id, draft.group_title = group_id, title
     return await advance(update, context, draft)
 

@@ -17,7 +17,17 @@ from bot.domain.device_id import IdRule, check_device_id, parse_id_type
 from bot.domain.draft import Draft, Step
 from bot.photo import PhotoProblem, PhotoReading, read_device_ids_async
 from bot.telegram import texts
-from bot.telegram.common import Context, answer, cb, cb_parts, edit, load_draft, save_draft, say, tr
+from bot.telegram.common import (
+    Context,
+    answer,
+    cb,
+    cb_parts,
+    close_keyboard,
+    load_draft,
+    save_draft,
+    say,
+    tr,
+)
 from bot.telegram.conversation import State, advance, ask_device_id
 
 log = logging.getLogger(__name__)
@@ -57,14 +67,13 @@ async def on_candidate(update: Update, context: Context) -> State | None:
     await answer(query)
     value = action.removeprefix("dev:")
     _ = tr(update)
+    await close_keyboard(query)
     if value == "type":
-        await edit(query, texts.button_type_instead(_))
         return await ask_device_id(update, context, draft, None)
     rule = parse_id_type(draft.id_type or "imei")
     check = check_device_id(rule, value)
     if check.value is None:
         return await ask_device_id(update, context, draft, None)
-    await edit(query, texts.id_confirmed(_, check.value))
     draft.device_id = check.value
     return await advance(update, context, draft)
 

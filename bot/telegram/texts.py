@@ -130,7 +130,7 @@ def plugins_unavailable(_: Gettext) -> str:
 def ask_device_id(_: Gettext, rule: IdRule) -> str:
     example = example_id(rule)
     if rule.kind is IdKind.IMEI:
-        text = _("Send the IMEI: 15 digits, e.g. {example}.")
+        text = _("Send the IMEI: 15 digits, e.g. {example}. Or a photo of the label's barcode.")
     elif rule.kind is IdKind.MEID:
         text = _("Send the MEID: 14 hexadecimal characters, e.g. {example}.")
     elif rule.kind is IdKind.DIGITS:
@@ -546,10 +546,6 @@ def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
     if problem in (PhotoProblem.TOO_LARGE_FILE, PhotoProblem.TOO_MANY_PIXELS):
         return _("That picture is too large. Send it as a normal photo (not as a file).")
     return _("I could not find the device ID in this photo.")
-
-
-def id_confirmed(_: Gettext, device_id: str) -> str:
-    return _fmt(_("Device ID: {device_id} ✅"), device_id=device_id)
 
 
 def photo_not_now(_: Gettext) -> str:
