@@ -21,16 +21,19 @@ from telegram.ext import (
 )
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.domain.watch import WatchPolicy
 from bot.i18n import gettext_for
 from bot.logs import setup_logging
 from bot.navixy.client import NavixyClient
 from bot.sandbox import NavixySandbox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
+from bot.services.watcher import Watcher
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
+from bot.storage.watches import WatchStore
 from bot.telegram import texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
@@ -44,6 +47,7 @@ from bot.telegram.misc import (
     start,
 )
 from bot.telegram.processing import PerConversationProcessor
+from bot.telegram.watch import TelegramWatchView, WatchChat
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,10 @@ def build_application(settings: Settings) -> App:
     app.add_handler(TypeHandler(Update, access_gate), group=-1)
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
+    # Before the registration conversation: its fallback answers any button while a
+    # registration is open, and the watch's buttons must work then too.
+    for handler in WatchChat().handlers():
+        app.add_handler(handler)
     app.add_handler(build_conversation())
     app.add_handler(CommandHandler("cancel", cancel_outside))
     app.add_handler(InlineQueryHandler(inline_search))
@@ -104,6 +112,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     )
     journal = RegistrationJournal(db)
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
+    watcher = _build_watcher(app, settings, client, catalog, db)
     svc = Services(
         settings=settings,
         db=db,
@@ -111,6 +120,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         catalog=catalog,
         journal=journal,
         registrar=Registrar(client, journal),
+        watcher=watcher,
     )
     app.bot_data[SERVICES_KEY] = svc
     await catalog.load_cache()
@@ -119,6 +129,15 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     app.job_queue.run_once(_refresh_catalog, when=0, name="catalog-refresh-now")
     app.job_queue.run_once(_resolve_unresolved, when=0, name="journal-resolve")
+    # ONE shared poller for every watched device; the watches themselves are in SQLite,
+    # so after a restart this job simply picks them up again.
+    app.job_queue.run_repeating(
+        _watch_tick,
+        interval=settings.watch_tick_seconds,
+        first=settings.watch_tick_seconds,
+        name="watch-poll",
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
     period = settings.model_refresh_hours * 3600
     app.job_queue.run_repeating(
         _refresh_catalog, interval=period, first=period, name="catalog-refresh"
@@ -127,9 +146,29 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         [
             BotCommand("register", "Register a device"),
             BotCommand("cancel", "Stop the current registration"),
+            BotCommand("pending", "Registered devices not online yet"),
             BotCommand("help", "What this bot does"),
         ]
     )
+
+
+def _build_watcher(
+    app: App, settings: Settings, client: NavixyClient, catalog: Catalog, db: Database
+) -> Watcher:
+    policy = WatchPolicy.from_minutes(
+        activation_minutes=settings.watch_activation_minutes,
+        max_hours=settings.watch_max_hours,
+        auto_retry_minutes=settings.watch_auto_retry_minutes,
+        escalate_minutes=settings.watch_escalate_minutes,
+        poll_seconds=settings.watch_poll_seconds,
+    )
+    watcher = Watcher(client, WatchStore(db), policy, admin_ids=settings.admin_ids)
+    watcher.attach(TelegramWatchView(app.bot, catalog, policy, api_url=settings.navixy_api_url))
+    return watcher
+
+
+async def _watch_tick(context: Context) -> None:
+    await services(context).watcher.tick()
 
 
 async def _refresh_catalog(context: Context) -> None:
@@ -165,6 +204,25 @@ async def _stop_services(app: App) -> None:
         await sandbox.stop()
 
 
+def configure_logging(settings: Settings) -> None:
+    """The process's logging, from LOG_LEVEL; known secret values are redacted.
+
+    LOG_LEVEL=DEBUG applies to the bot's own loggers only. The libraries' DEBUG output
+    dumps whole updates and Bot API parameters (PTB) and SQL parameters (aiosqlite):
+    the installers' messages, with APN passwords and activation codes, and the stored
+    drafts. No filter can recognise those, so the libraries stay at INFO.
+    """
+    secrets = [settings.bot_token.get_secret_value()]
+    if settings.navixy_api_key:
+        secrets.append(settings.navixy_api_key.get_secret_value())
+    if settings.navixy_password:
+        secrets.append(settings.navixy_password.get_secret_value())
+    setup_logging(settings.log_level, secrets)
+    if settings.log_level == "DEBUG":
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("bot").setLevel(logging.DEBUG)
+
+
 def main() -> int:
     try:
         settings = load_settings()
@@ -172,12 +230,7 @@ def main() -> int:
         for problem in exc.problems:
             print(f"configuration error: {problem}", file=sys.stderr)
         return 2
-    secrets = [settings.bot_token.get_secret_value()]
-    if settings.navixy_api_key:
-        secrets.append(settings.navixy_api_key.get_secret_value())
-    if settings.navixy_password:
-        secrets.append(settings.navixy_password.get_secret_value())
-    setup_logging(settings.log_level, secrets)
+    configure_logging(settings)
     app = build_application(settings)
     log.info("starting; database %s", settings.database_path)
     app.run_polling(allowed_updates=Update.ALL_TYPES)

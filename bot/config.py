@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     model_refresh_hours: float = Field(default=24.0, gt=0)
     navixy_timeout_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
+    # Watching a registered device until it is online (bot/services/watcher.py).
+    watch_activation_minutes: float = Field(default=15.0, gt=0)
+    watch_max_hours: float = Field(default=24.0, gt=0)
+    watch_auto_retry_minutes: float = Field(default=5.0, gt=0)
+    watch_escalate_minutes: float = Field(default=30.0, gt=0)
+    watch_tick_seconds: float = Field(default=5.0, gt=0)
+    watch_poll_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("admin_ids", "installer_ids", mode="before")
     @classmethod

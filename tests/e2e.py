@@ -3,7 +3,7 @@ server and the Navixy stand-in, both on loopback."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -93,8 +93,13 @@ async def catalog_ready(app: App) -> None:
 class Installer:
     """One person in one chat, acting through the fake Telegram client."""
 
-    def __init__(self, tg: FakeTelegram, user: FakeUser, chat: FakeChat) -> None:
+    def __init__(
+        self, tg: FakeTelegram, user: FakeUser, chat: FakeChat, *, timeout: float = 5.0
+    ) -> None:
         self.tg, self.user, self.chat = tg, user, chat
+        # Default bound of each wait. Groups need more: the bot's rate limiter keeps to
+        # Telegram's 20 messages a minute per group (one every 3 s after a burst of 20).
+        self.timeout = timeout
 
     @property
     def group(self) -> bool:
@@ -107,26 +112,35 @@ class Installer:
         msgs = self.tg.messages(self.chat)
         return msgs[-1].message_id if msgs else 0
 
+    def mentions_me(self, message: BotMessage) -> bool:
+        """Does the bot's message mention this user (a tg://user link or a text_mention)?"""
+        for entity in message.entities:
+            if entity.get("url") == f"tg://user?id={self.user.id}":
+                return True
+            if entity.get("type") == "text_mention" and entity.get("user", {}).get("id") == (
+                self.user.id
+            ):
+                return True
+        return False
+
     def _question_id(self) -> int | None:
-        """In a group, answers are replies to the bot's latest ForceReply question."""
+        """In a group, answers are replies to the bot's latest ForceReply question to this
+        user (the one that mentions them); with none, to the latest ForceReply question."""
         if not self.group:
             return None
-        for m in reversed(self.tg.messages(self.chat)):
-            if m.force_reply:
-                return m.message_id
-        return None
+        questions = [m for m in self.tg.messages(self.chat) if m.force_reply and not m.deleted]
+        mine = [m for m in questions if self.mentions_me(m)]
+        latest = (mine or questions)[-1:]
+        return latest[0].message_id if latest else None
 
     async def send(
-        self, text: str, *, expect: str | None = None, timeout: float = 5.0
+        self, text: str, *, expect: str | None = None, timeout: float | None = None
     ) -> BotMessage:
         """Send text; return the bot's next new message (containing `expect`, if given)."""
         after = self._last_id()
         await self.tg.send_text(self.user, self.chat, text, reply_to=self._question_id())
         return await self.tg.wait_for_message(
-            self.chat,
-            (lambda m: expect in (m.text or "")) if expect else None,
-            after=after,
-            timeout=timeout,
+            self.chat, self._reply_to_me(expect), after=after, timeout=timeout or self.timeout
         )
 
     async def tap(
@@ -136,7 +150,7 @@ class Installer:
         expect: str | None = None,
         on: BotMessage | None = None,
         new_message: bool = True,
-        timeout: float = 5.0,
+        timeout: float | None = None,
     ) -> BotMessage:
         """Tap a button (on the given message or the latest one that has it)."""
         target = on or self._with_button(button_text)
@@ -145,22 +159,34 @@ class Installer:
         if new_message:
             return await self.tg.wait_for_message(
                 self.chat,
-                (lambda m: expect in (m.text or "")) if expect else None,
+                self._reply_to_me(expect),
                 after=after,
-                timeout=timeout,
+                timeout=timeout or self.timeout,
             )
         return await self.tg.wait_for_edit(
             self.chat,
             target.message_id,
             (lambda m: expect in (m.text or "")) if expect else None,
-            timeout=timeout,
+            timeout=timeout or self.timeout,
         )
 
+    def _reply_to_me(self, expect: str | None) -> Callable[[BotMessage], bool] | None:
+        """A new message for me: containing `expect`; in a group, also mentioning me (the
+        bot mentions the member it answers, so another member's turn is skipped)."""
+        if not self.group:
+            return (lambda m: expect in (m.text or "")) if expect else None
+        return lambda m: self.mentions_me(m) and (expect is None or expect in (m.text or ""))
+
     def _with_button(self, text: str) -> BotMessage:
-        for m in reversed(self.tg.messages(self.chat)):
-            if not m.deleted and text in m.button_texts():
-                return m
-        raise AssertionError(f"no message with a button {text!r}")
+        """The latest message with the button; in a group, preferably one addressed to me."""
+        candidates = [
+            m for m in self.tg.messages(self.chat) if not m.deleted and text in m.button_texts()
+        ]
+        if self.group:
+            candidates = [m for m in candidates if self.mentions_me(m)] or candidates
+        if not candidates:
+            raise AssertionError(f"no message with a button {text!r}")
+        return candidates[-1]
 
 
 def installer(

@@ -23,9 +23,8 @@ from tests.e2e import (
     STRANGER_ID,
     Installer,
     installer,
-    to_summary_fmb140,
 )
-from tests.fakes.telegram import BotMessage, FakeTelegram
+from tests.fakes.telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 
 CARD = "Check and register"
 REGISTER = "✅ Register"
@@ -72,7 +71,9 @@ async def register(me: Installer, card: BotMessage, expect: str) -> BotMessage:
     return await me.tap(REGISTER, on=card, expect=expect, new_message=False)
 
 
-async def tap_expect_stale(tg: FakeTelegram, me: Installer, message: BotMessage, button: str) -> str:
+async def tap_expect_stale(
+    tg: FakeTelegram, me: Installer, message: BotMessage, button: str
+) -> str:
     query_id = await tg.press_button(me.user, me.chat, message.message_id, button)
     answer = await tg.wait_for_callback_answer(query_id)
     return str(answer["text"] or "")
@@ -177,9 +178,9 @@ async def test_error_7_device_id_asks_the_id_again(
     fault = ErrorFault(7, errors=[{"parameter": "device_id", "error": "device not on file"}])
     sandbox.inject("tracker/register", fault)
     after = me.last().message_id
-    await me.tap(REGISTER, on=card, new_message=False, expect="Navixy rejected a value")
-    edited = await tg.wait_for_edit(me.chat, card.message_id, lambda m: m.reply_markup is None)
+    edited = await register(me, card, "Navixy rejected a value")
     assert "Navixy rejected a value: device not on file" in text_of(edited)
+    assert edited.button_texts() == []  # the question follows as a new message
     question = await tg.wait_for_message(me.chat, after=after)
     assert "Send the IMEI" in text_of(question)
 
@@ -222,7 +223,7 @@ async def test_error_13_no_right_to_register(
     done = await register(me, card, "not allowed to register devices")
     assert REGISTER in done.button_texts()  # the card stays: tap Register once fixed
     assert "✏️ Edit" in done.button_texts()
-    assert sandbox.calls_to("tracker/register")[0].response is not None
+    assert sandbox.calls_to("tracker/register")[0].response["status"]["code"] == 13  # type: ignore[index]
     assert not sandbox.trackers
     assert not tg.errors
 
@@ -238,7 +239,7 @@ async def test_error_204_group_gone_asks_the_group_again(
     assert question.button_texts() == ["Main office", "Vans", "No group"]
     group_lists = len(sandbox.calls_to("tracker/group/list"))
     card2 = await me.tap("Vans", on=question, expect=CARD)
-    assert "Group:</b> Vans" in (card2.raw.get("text") or "") or "Group: Vans" in text_of(card2)
+    assert "Group: Vans" in text_of(card2)
     await register(me, card2, "Registered")
     calls = sandbox.calls_to("tracker/register")
     assert [c.params["group_id"] for c in calls] == [129301, 129302]
@@ -386,7 +387,9 @@ async def test_error_227_wrong_code_asks_the_code_again(
     assert len(sandbox.trackers) == 1
     # Both code messages were deleted from the chat.
     deleted = {c.params["message_id"] for c in tg.calls("deleteMessage") if c.ok}
-    codes = [m for m in tg.user_messages(me.chat) if m.get("text") in ("999999", ACTIVATION_CODES[2])]
+    codes = [
+        m for m in tg.user_messages(me.chat) if m.get("text") in ("999999", ACTIVATION_CODES[2])
+    ]
     assert len(codes) == 2 and {m["message_id"] for m in codes} <= deleted
     assert not tg.errors
 
@@ -423,4 +426,419 @@ async def test_no_answer_offers_retry_and_registers_once(
     assert len(sandbox.trackers) == 1
     tracker = next(iter(sandbox.trackers.values()))
     assert f"Tracker ID: {tracker.id}" in text_of(ok)
+    assert not tg.errors
+
+
+# --- 4. editing from the card ----------------------------------------------------------------
+
+
+async def test_edit_label_from_the_card(tg: FakeTelegram, sandbox: NavixySandbox, bot: App) -> None:
+    me = installer(tg)
+    card = await to_summary(me)
+    menu = await me.tap("✏️ Edit", on=card, new_message=False, expect="What do you want to change?")
+    assert menu.button_texts() == [
+        "Model",
+        "Device ID",
+        "SIM phone",
+        "APN",
+        "Label",
+        "Group",
+        "« Back",
+    ]
+    await me.tap("Label", on=menu, expect="Name for this tracker")
+    card2 = await me.send("Tom & Jerry's van", expect=CARD)  # HTML-escaped on the card
+    assert "Label: Tom & Jerry's van" in text_of(card2)
+    for kept in (IMEI, "+49 170 1234567", "internet.telekom", "Main office"):
+        assert kept in text_of(card2)
+    await register(me, card2, "Registered")
+    params = only_call(sandbox)
+    assert params["label"] == "Tom & Jerry's van"
+    assert params["device_id"] == IMEI
+    assert not tg.errors
+
+
+async def test_edit_back_returns_to_the_card(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    card = await to_summary(me)
+    menu = await me.tap("✏️ Edit", on=card, new_message=False, expect="What do you want to change?")
+    back = await me.tap("« Back", on=menu, new_message=False, expect=CARD)
+    assert back.button_texts() == [REGISTER, "✏️ Edit", "Cancel"]
+    assert "What do you want to change?" not in text_of(back)
+    await register(me, back, "Registered")
+    assert len(sandbox.trackers) == 1
+    assert not tg.errors
+
+
+async def test_edit_model_keeps_the_answers_that_still_apply(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    card = await to_summary(me)
+    menu = await me.tap("✏️ Edit", on=card, new_message=False, expect="What do you want to change?")
+    await me.tap("Model", on=menu, expect="Which device?")
+    await me.send("fmb920", expect="Models matching")
+    card2 = await me.tap("Teltonika FMB920", expect=CARD)
+    text = text_of(card2)
+    assert "Model: Teltonika FMB920" in text
+    # Another IMEI model: the IMEI, SIM, APN, label and group all still apply.
+    for kept in (IMEI, "+49 170 1234567", "internet.telekom", "AB 123 C", "Main office"):
+        assert kept in text
+    await register(me, card2, "Registered")
+    params = only_call(sandbox)
+    assert params["model"] == "telfmb920"
+    assert params["device_id"] == IMEI
+    assert params["apn_name"] == "internet.telekom"
+    assert not tg.errors
+
+
+async def test_edit_model_to_another_id_format_asks_the_id_again(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    card = await to_summary(me)
+    menu = await me.tap("✏️ Edit", on=card, new_message=False, expect="What do you want to change?")
+    await me.tap("Model", on=menu, expect="Which device?")
+    await me.send("calamp", expect="Models matching")
+    await me.tap("CalAmp LMU-2630", expect="Send the MEID")  # an IMEI is no MEID
+    card2 = await me.send("A0000012345678", expect=CARD)
+    for kept in ("A0000012345678", "+49 170 1234567", "internet.telekom", "AB 123 C"):
+        assert kept in text_of(card2)
+    await register(me, card2, "Registered")
+    params = only_call(sandbox)
+    assert params["model"] == "calamp_lmu2630"
+    assert params["device_id"] == "A0000012345678"
+    assert not tg.errors
+
+
+async def test_edit_model_to_the_mobile_app_drops_hardware_answers(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    card = await to_summary(me)
+    menu = await me.tap("✏️ Edit", on=card, new_message=False, expect="What do you want to change?")
+    await me.tap("Model", on=menu, expect="Which device?")
+    await me.tap(MOBILE, expect="Phone number to text the app invitation")
+    await me.tap("Skip", expect="E-mail address")
+    card2 = await me.tap("Skip", expect=CARD)
+    assert IMEI not in text_of(card2)
+    assert "internet.telekom" not in text_of(card2)
+    assert "AB 123 C" in text_of(card2)
+    await register(me, card2, "Registered")
+    params = only_call(sandbox)
+    assert params["plugin_id"] == 35
+    assert "device_id" not in params and "phone" not in params and "apn_name" not in params
+    assert not tg.errors
+
+
+# --- 5. bad input ----------------------------------------------------------------------------
+
+
+async def test_bad_imei_check_digit_is_asked_again(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    bad = await me.send("356938035643808", expect="check digit")
+    assert "fails its check digit" in text_of(bad)
+    assert "Send the IMEI" in text_of(bad)
+    assert bad.force_reply is False  # private chat: no ForceReply needed
+
+    short = await me.send("35693803564380", expect="An IMEI")
+    assert "An IMEI has 15 digits; you sent 14." in text_of(short)
+
+    letters = await me.send("35693803564380X", expect="digits only")
+    assert "Send the IMEI" in text_of(letters)
+
+    await me.send(IMEI, expect="Phone number")  # the model is still chosen
+    await me.send("+49 170 1234567", expect="APN")
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await me.send("AB 123 C", expect="Which group")
+    card = await me.tap("Main office", expect=CARD)
+    assert "Model: Teltonika FMB140" in text_of(card)
+    assert IMEI in text_of(card)
+    assert not sandbox.calls_to("tracker/register")
+    assert not tg.errors
+
+
+async def test_bad_phone_is_asked_again(tg: FakeTelegram, sandbox: NavixySandbox, bot: App) -> None:
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    invalid = await me.send("+49 12", expect="Phone number")
+    assert "That is not a valid number" in text_of(invalid)
+    words = await me.send("call me", expect="Phone number")
+    assert "does not look like a phone number" in text_of(words)
+    assert not sandbox.calls_to("apn_settings/read")  # nothing looked up for bad numbers
+    await me.send("+49 170 1234567", expect="Deutsche Telekom")
+    assert [c.params["phone"] for c in sandbox.calls_to("apn_settings/read")] == ["491701234567"]
+    assert not tg.errors
+
+
+async def test_manual_apn_too_long_and_label_too_long(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    await me.send("+49 170 1234567", expect="APN")
+    await me.tap("Enter another APN", expect="APN name of the SIM card")
+    too_long = await me.send("a" * 41, expect="APN name")
+    assert "Too long: at most 40 characters." in text_of(too_long)
+    assert too_long.button_texts() == ["Skip"]
+    await me.send("a" * 40, expect="APN user name")
+    await me.send("m2m-user", expect="APN password")
+    await me.send("s3cret pw", expect="Name for this tracker")
+    label = await me.send("L" * 61, expect="Name for this tracker")
+    assert "Too long: at most 60 characters." in text_of(label)
+    await me.send("L" * 60, expect="Which group")
+    card = await me.tap("Main office", expect=CARD)
+    assert "APN: " + "a" * 40 + " (user m2m-user, password ••••••••)" in text_of(card)
+    assert "s3cret pw" not in text_of(card)
+    # The APN password message was deleted like the activation code.
+    pw = [m for m in tg.user_messages(me.chat) if m.get("text") == "s3cret pw"]
+    deleted = {c.params["message_id"] for c in tg.calls("deleteMessage") if c.ok}
+    assert pw[0]["message_id"] in deleted
+
+    await register(me, card, "Registered")
+    params = only_call(sandbox)
+    assert params["apn_name"] == "a" * 40
+    assert params["apn_user"] == "m2m-user"
+    assert params["apn_password"] == "s3cret pw"
+    assert params["label"] == "L" * 60
+    assert not tg.errors
+
+
+async def test_model_query_without_match(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    none = await me.send("qqq<&>zzz", expect="No model matches")
+    assert "No model matches “qqq<&>zzz”" in text_of(none)
+    rows = none.reply_markup["inline_keyboard"] if none.reply_markup else []
+    search = rows[0][0]
+    assert search["text"] == "🔎 Search all models"
+    assert search["switch_inline_query_current_chat"] == "qqq<&>zzz"
+    assert none.button_texts() == ["🔎 Search all models", MOBILE]
+    await me.send("fmb140", expect="Models matching")  # still at the model question
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    assert not tg.errors
+
+
+async def test_edited_messages_do_not_advance(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    imei_message = next(m for m in tg.user_messages(me.chat) if m.get("text") == IMEI)
+    before = len(tg.messages(me.chat))
+
+    # The installer corrects the IMEI message into a phone number: not an answer.
+    await tg.edit_text(me.user, me.chat, imei_message["message_id"], "+49 170 1234567")
+    await tg.wait_idle()
+    assert len(tg.messages(me.chat)) == before
+    assert not sandbox.calls_to("apn_settings/read")
+
+    await me.send(PHONE_2, expect="APN")  # the phone question was still open
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await me.send("AB 123 C", expect="Which group")
+    card = await me.tap("Main office", expect=CARD)
+    assert IMEI in text_of(card)
+    assert "+49 170 7654321" in text_of(card)
+    assert not tg.errors
+
+
+# --- 6. inline mode --------------------------------------------------------------------------
+
+
+async def test_inline_search_picks_the_model(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    question = await me.send("/register", expect="Which device?")
+    search = question.reply_markup["inline_keyboard"][0][0] if question.reply_markup else {}
+    assert search.get("switch_inline_query_current_chat") == ""
+
+    results = await tg.inline_query(me.user, "fmb1")
+    titles = [r["title"] for r in results]
+    assert titles and all("FMB1" in t.upper() for t in titles[:3]), titles
+    assert "Teltonika FMB140" in titles  # the vendor once, as on the buttons
+    chosen = next(r for r in results if r["title"] == "Teltonika FMB140")
+    text = chosen["input_message_content"]["message_text"]
+    assert text == "Teltonika FMB140 [telfmb140]"
+
+    await tg.send_text(me.user, me.chat, text, via_bot=True)
+    await tg.wait_for_message(me.chat, lambda m: "Send the IMEI" in text_of(m))
+    await me.send(IMEI, expect="Phone number")
+    await me.send(PHONE_DE, expect="APN")
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await me.send("AB 123 C", expect="Which group")
+    card = await me.tap("Main office", expect=CARD)
+    await register(me, card, "Registered")
+    assert only_call(sandbox)["model"] == "telfmb140"
+    assert not tg.errors
+
+
+async def test_inline_pick_outside_a_conversation_is_ignored(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    results = await tg.inline_query(me.user, "gv55")
+    assert any("GV55" in r["title"] for r in results)
+    text = results[0]["input_message_content"]["message_text"]
+    await tg.send_text(me.user, me.chat, text, via_bot=True)
+    await tg.wait_idle()
+    assert tg.messages(me.chat) == []  # no conversation: a model pick alone starts nothing
+    assert not tg.errors
+
+
+# --- 7. group chats --------------------------------------------------------------------------
+
+
+def _mentions(message: BotMessage, user: FakeUser) -> bool:
+    return any(e.get("url") == f"tg://user?id={user.id}" for e in message.entities)
+
+
+async def test_two_installers_interleaved_in_a_group(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    anna = tg.user(100, "Anna")
+    boris = tg.user(101, "Boris")
+    group: FakeChat = tg.group_chat(-100123, members=[anna, boris])
+    # The bot's rate limiter keeps to 20 calls a minute per group (after that, one per
+    # 3 s), so this test stays near 20 calls and the waits are longer than in private.
+    a = Installer(tg, anna, group, timeout=15.0)
+    b = Installer(tg, boris, group, timeout=15.0)
+
+    first = await a.send("/register", expect="Which device?")
+    assert text_of(first).startswith("Anna, ")
+    await b.send("/register", expect="Which device?")
+    # Each one answers their own question (a reply to the ForceReply that mentions them).
+    await a.send("fmb140", expect="Models matching")
+    await b.send("fmb920", expect="Models matching")
+    ask_a = await a.tap("Teltonika FMB140", expect="Send the IMEI")
+    ask_b = await b.tap("Teltonika FMB920", expect="Send the IMEI")
+    for ask, user in ((ask_a, anna), (ask_b, boris)):
+        assert ask.force_reply and ask.selective
+        assert _mentions(ask, user)
+
+    # Chatter that is no reply to the bot never reaches it (privacy mode).
+    chatter = await tg.send_text(boris, group, "anyone got a spare SIM?")
+    assert not tg.was_delivered(group, chatter["message_id"])
+
+    bad = await b.send("12345", expect="An IMEI has 15 digits")
+    assert bad.force_reply and bad.selective and _mentions(bad, boris)
+    assert bad.reply_to_message_id is not None  # it answers Boris's message
+    await a.send(IMEI, expect="Phone number")
+    await b.send(IMEI_2, expect="Phone number")  # a reply to his re-asked question
+    await a.send(PHONE_DE, expect="APN")
+    await b.send("/cancel", expect="Cancelled")  # Boris stops; Anna goes on
+    await a.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await a.send("Anna van", expect="Which group")
+    card = await a.tap("Main office", expect=CARD)
+    assert _mentions(card, anna) and IMEI in text_of(card)
+
+    # Boris taps Anna's Register button: not his card.
+    query_id = await tg.press_button(boris, group, card.message_id, REGISTER)
+    answer = await tg.wait_for_callback_answer(query_id)
+    assert "earlier card" in (answer["text"] or "")
+    assert not sandbox.calls_to("tracker/register")
+
+    await register(a, card, "Registered")
+    params = only_call(sandbox)
+    assert (params["label"], params["device_id"], params["model"]) == (
+        "Anna van",
+        IMEI,
+        "telfmb140",
+    )
+    assert [c.params["phone"] for c in sandbox.calls_to("apn_settings/read")] == ["491701234567"]
+
+    for message in tg.messages(group):
+        if message.force_reply:
+            assert message.selective
+            assert _mentions(message, anna) or _mentions(message, boris)
+    assert len(tg.undelivered) == 1
+    assert not tg.errors
+
+
+# --- 8. strangers ----------------------------------------------------------------------------
+
+
+def _navixy_calls(sandbox: NavixySandbox) -> list[str]:
+    # The start-up catalogue refresh may still be finishing; it is the bot's own call.
+    return [c.action for c in sandbox.calls if c.action != "tracker/list_models"]
+
+
+async def test_unauthorized_user_is_refused_without_navixy_calls(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    before = _navixy_calls(sandbox)
+    stranger = installer(tg, STRANGER_ID, name="Mallory")
+    start = await stranger.send("/start", expect="not on this bot's list")
+    assert f"Your Telegram user id is {STRANGER_ID}" in text_of(start)
+    assert start.button_texts() == []
+    refusal = await stranger.send("/register", expect="not on this bot's list")
+    assert str(STRANGER_ID) in text_of(refusal)
+    await stranger.send("fmb140", expect="not on this bot's list")
+
+    results = await tg.inline_query(stranger.user, "fmb1")
+    assert results == []
+    assert tg.last_inline_answer is not None
+    assert tg.last_inline_answer["button"]["text"] == "Not allowed: ask your admin for access"
+
+    await tg.wait_idle()
+    assert _navixy_calls(sandbox) == before
+    assert not tg.errors
+
+
+# --- 9. cancel -------------------------------------------------------------------------------
+
+
+async def test_cancel_mid_way_and_old_buttons_are_stale(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    done = await me.send("/cancel", expect="Cancelled")
+    assert "Nothing was registered" in text_of(done)
+
+    # The model question's button is still on screen; the conversation is over.
+    old = next(m for m in tg.messages(me.chat) if MOBILE in m.button_texts())
+    assert "earlier card" in await tap_expect_stale(tg, me, old, MOBILE)
+    # Text goes nowhere now (no conversation), and /cancel has nothing to cancel.
+    await me.send("/cancel", expect="nothing to cancel")
+    assert not sandbox.calls_to("tracker/register")
+    assert not sandbox.calls_to("apn_settings/read")
+
+    # A new registration starts from scratch.
+    card = await to_summary(me, imei=IMEI_2)
+    await register(me, card, "Registered")
+    assert only_call(sandbox)["device_id"] == IMEI_2
+    assert not tg.errors
+
+
+async def test_cancel_button_on_the_card(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg)
+    card = await to_summary(me)
+    done = await me.tap("Cancel", on=card, new_message=False, expect="Cancelled")
+    assert done.button_texts() == []
+    menu = next(m for m in tg.messages(me.chat) if MOBILE in m.button_texts())
+    assert "earlier card" in await tap_expect_stale(tg, me, menu, MOBILE)
+    assert not sandbox.calls_to("tracker/register")
     assert not tg.errors

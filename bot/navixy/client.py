@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
@@ -38,7 +39,7 @@ from bot.navixy.models import (
     TrackerState,
 )
 
-__all__ = ["NavixyClient"]
+__all__ = ["MAX_STATES", "NavixyClient", "StatesSnapshot"]
 
 log = logging.getLogger("bot.navixy")
 
@@ -67,6 +68,25 @@ _TRACKER: Final = TypeAdapter(Tracker)
 _APN: Final = TypeAdapter(ApnSettings)
 
 _RetryPolicy = Callable[[NavixyError], bool]
+
+#: `tracker/get_states` takes at most this many ids.
+MAX_STATES: Final = 2000
+
+
+@dataclass(frozen=True)
+class StatesSnapshot:
+    """One `tracker/get_states` answer: states by tracker id, at the account's `user_time`."""
+
+    user_time: str | None
+    states: dict[int, TrackerState]
+    blocked: tuple[int, ...]
+    not_exist: tuple[int, ...]
+
+
+def _ints(raw: object) -> list[int]:
+    if not isinstance(raw, list):
+        return []
+    return [v for v in raw if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _retry_read(exc: NavixyError) -> bool:
@@ -232,6 +252,31 @@ class NavixyClient:
         }
         body = await self._call("tracker/get_states", params, retry=_retry_read)
         return self._parse(_STATES, body, "states", "tracker/get_states")
+
+    async def poll_states(self, tracker_ids: Sequence[int]) -> StatesSnapshot:
+        """`tracker/get_states` with the answer's `user_time` and the blocked/unknown ids.
+
+        At most 2000 ids per call (the API's limit); the caller batches.
+        """
+        ids = _as_list(tracker_ids, "tracker_ids")
+        if not ids:
+            return StatesSnapshot(None, {}, (), ())
+        if len(ids) > MAX_STATES:
+            raise ValueError(f"at most {MAX_STATES} trackers per get_states call")
+        params: dict[str, object] = {
+            "trackers": ids,
+            "allow_not_exist": True,
+            "list_blocked": True,
+        }
+        body = await self._call("tracker/get_states", params, retry=_retry_read)
+        states = self._parse(_STATES, body, "states", "tracker/get_states")
+        user_time = body.get("user_time")
+        return StatesSnapshot(
+            user_time if isinstance(user_time, str) else None,
+            states,
+            tuple(_ints(body.get("blocked"))),
+            tuple(_ints(body.get("not_exist"))),
+        )
 
     async def get_info(self) -> dict[str, Any]:
         """`user/get_info`, raw (without the `success` flag)."""

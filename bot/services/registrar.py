@@ -104,7 +104,11 @@ class Registrar:
                 return await self._rejected(attempt, request, exc, had_earlier=earlier)
             await self._journal.mark_unknown(attempt.id, exc.description)
             log.warning("register attempt %d: outcome unknown (%s)", attempt.id, exc.description)
-            resolved = await self.resolve(attempt)
+            # Not finding the tracker right now proves nothing: after a timeout Navixy may
+            # still be working on the request. The attempt stays UNKNOWN, so that Retry
+            # looks again before sending (no 224 would stop a duplicate for models whose
+            # device ID the platform assigns).
+            resolved = await self.resolve(attempt, settle=False)
             if isinstance(resolved, Registered):
                 return resolved
             return NoAnswer(exc.description, checked=not isinstance(resolved, NoAnswer))
@@ -129,18 +133,22 @@ class Registrar:
             existing = await self._find_quietly(None, request.device_id, request.model)
         return Rejected(exc, existing)
 
-    async def resolve(self, attempt: Attempt) -> Registered | NoAnswer | None:
+    async def resolve(
+        self, attempt: Attempt, *, settle: bool = True
+    ) -> Registered | NoAnswer | None:
         """Settle an attempt whose outcome is unknown by looking for its tracker.
 
-        Returns Registered when found (journal updated), None when surely not
-        created (attempt marked failed), NoAnswer when Navixy could not be asked.
+        Returns Registered when found (journal updated), None when not found (the
+        attempt is marked failed; with `settle=False` it is left as it is, for a
+        request that may still be in progress), NoAnswer when Navixy could not be asked.
         """
         try:
             tracker = await self._find(attempt.label, attempt.device_id, attempt.model)
         except NavixyError as exc:
             return NoAnswer(exc.description, checked=False)
         if tracker is None:
-            await self._journal.fail(attempt.id, 0, "not created (checked tracker/list)")
+            if settle:
+                await self._journal.fail(attempt.id, 0, "not created (checked tracker/list)")
             return None
         await self._journal.succeed(attempt.id, tracker.id)
         log.info("register attempt %d resolved: tracker %d exists", attempt.id, tracker.id)

@@ -90,6 +90,46 @@ CREATE TABLE model_cache (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Version 2: watching registered devices until they are online (bot/storage/watches.py).
+# Times are seconds of the watcher's clock (Unix time in production). No secrets: APN
+# credentials for a retry are asked at retry time and never stored here.
+_V2 = """
+CREATE TABLE watches (
+    tracker_id        INTEGER PRIMARY KEY,
+    chat_id           INTEGER NOT NULL,
+    user_id           INTEGER NOT NULL,
+    user_name         TEXT    NOT NULL DEFAULT '',
+    lang              TEXT,
+    label             TEXT    NOT NULL,
+    model             TEXT    NOT NULL,
+    model_title       TEXT,
+    device_id         TEXT,
+    manual_config     INTEGER NOT NULL DEFAULT 0,
+    started_at        REAL    NOT NULL,
+    status            TEXT    NOT NULL
+        CHECK (status IN ('waiting', 'online', 'done', 'dismissed', 'expired', 'gone')),
+    status_message_id INTEGER,
+    polled_at         REAL,
+    connected_at      REAL,
+    fix_sent          INTEGER NOT NULL DEFAULT 0,
+    last_state        TEXT,
+    retries           INTEGER NOT NULL DEFAULT 0,
+    last_retry_at     REAL,
+    last_retry_result TEXT,
+    apn_changed       INTEGER NOT NULL DEFAULT 0,
+    auto_retry_done   INTEGER NOT NULL DEFAULT 0,
+    options_sent      INTEGER NOT NULL DEFAULT 0,
+    escalated         INTEGER NOT NULL DEFAULT 0,
+    checks            TEXT    NOT NULL DEFAULT '{}',
+    ended_at          REAL,
+    updated_at        TEXT    NOT NULL
+);
+
+CREATE INDEX watches_active ON watches (tracker_id) WHERE status IN ('waiting', 'online');
+
+CREATE INDEX watches_by_user ON watches (user_id, status);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 
 SCHEMA_VERSION = len(MIGRATIONS)

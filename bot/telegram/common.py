@@ -24,8 +24,10 @@ from bot.config import Settings
 from bot.domain.draft import Draft
 from bot.i18n import Gettext, gettext_for
 from bot.navixy.client import NavixyClient
+from bot.sealing import SecretBox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registrar
+from bot.services.watcher import Watcher
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
 
@@ -45,6 +47,7 @@ class Services:
     catalog: Catalog
     journal: RegistrationJournal
     registrar: Registrar
+    watcher: Watcher
 
 
 def services(context: Context) -> Services:
@@ -64,6 +67,14 @@ def _drafts(context: Context) -> dict[str, Any]:
     return cast(dict[str, Any], context.user_data.setdefault(DRAFTS_KEY, {}))
 
 
+# Draft fields that hold secrets: stored sealed, never in clear.
+_SECRET_FIELDS = ("apn_password", "activation_code")
+
+
+def _box(context: Context) -> SecretBox:
+    return SecretBox(context.bot.token)
+
+
 def load_draft(update: Update, context: Context) -> Draft | None:
     chat = update.effective_chat
     if chat is None:
@@ -71,6 +82,15 @@ def load_draft(update: Update, context: Context) -> Draft | None:
     raw = _drafts(context).get(str(chat.id))
     if raw is None:
         return None
+    raw = dict(raw)
+    box = _box(context)
+    for name in _SECRET_FIELDS:
+        if raw.get(name):
+            raw[name] = box.open(raw[name])  # None (ask again) if it can't be opened
+    offer = raw.get("apn_offer")
+    if isinstance(offer, dict) and offer.get("password"):
+        password = box.open(offer["password"])
+        raw["apn_offer"] = None if password is None else {**offer, "password": password}
     try:
         return Draft.model_validate(raw)
     except ValueError:
@@ -79,7 +99,15 @@ def load_draft(update: Update, context: Context) -> Draft | None:
 
 
 def save_draft(context: Context, draft: Draft) -> None:
-    _drafts(context)[str(draft.chat_id)] = draft.model_dump(mode="json")
+    raw = draft.model_dump(mode="json")
+    box = _box(context)
+    for name in _SECRET_FIELDS:
+        if raw.get(name):
+            raw[name] = box.seal(raw[name])
+    offer = raw.get("apn_offer")
+    if isinstance(offer, dict) and offer.get("password"):
+        offer["password"] = box.seal(offer["password"])
+    _drafts(context)[str(draft.chat_id)] = raw
 
 
 def drop_draft(update: Update, context: Context) -> None:

@@ -28,6 +28,7 @@ from bot.domain.device_id import check_device_id, parse_id_type
 from bot.domain.draft import PARAMETER_STEPS, ApnOffer, Draft, Step
 from bot.domain.phone import check_phone
 from bot.domain.plugins import choose_plugin, requires_activation_code
+from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
@@ -52,6 +53,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
+from bot.telegram.watch import start_watch
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ MAX_MATCHES = 8
 INLINE_PICK = re.compile(r"\[([A-Za-z0-9_.\-]{1,64})\]\s*$")
 
 State = str | int
+Ask = Callable[[Update, Context, Draft, str | None], Awaitable[State]]
 
 
 # --- entry and exit --------------------------------------------------------------------------
@@ -226,37 +229,37 @@ async def _ask_text(
         await say(update, context, "✏️", expects_text=True, placeholder=placeholder)
 
 
-async def ask_apn_name(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    text = texts.ask_apn_name(_, looked_up=False)
-    await _ask_text(
-        update, context, _with_note(note, text), skippable=True, draft=draft, placeholder="internet"
-    )
-    return Step.APN_NAME
+def _text_question(
+    step: Step,
+    question: Callable[[Gettext], str],
+    *,
+    skippable: bool = False,
+    placeholder: str | None = None,
+) -> Ask:
+    """A question answered by typing (optionally with a Skip button)."""
+
+    async def ask(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+        text = _with_note(note, question(tr(update)))
+        await _ask_text(
+            update, context, text, skippable=skippable, draft=draft, placeholder=placeholder
+        )
+        return step
+
+    return ask
 
 
-async def ask_apn_user(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    await _ask_text(
-        update, context, _with_note(note, texts.ask_apn_user(_)), skippable=True, draft=draft
-    )
-    return Step.APN_USER
-
-
-async def ask_apn_password(
-    update: Update, context: Context, draft: Draft, note: str | None
-) -> State:
-    _ = tr(update)
-    await _ask_text(
-        update, context, _with_note(note, texts.ask_apn_password(_)), skippable=True, draft=draft
-    )
-    return Step.APN_PASSWORD
-
-
-async def ask_label(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    await _ask_text(update, context, _with_note(note, texts.ask_label(_)), placeholder="AB 123 C")
-    return Step.LABEL
+ask_apn_name = _text_question(
+    Step.APN_NAME,
+    lambda _: texts.ask_apn_name(_, looked_up=False),
+    skippable=True,
+    placeholder="internet",
+)
+ask_apn_user = _text_question(Step.APN_USER, texts.ask_apn_user, skippable=True)
+ask_apn_password = _text_question(Step.APN_PASSWORD, texts.ask_apn_password, skippable=True)
+ask_label = _text_question(Step.LABEL, texts.ask_label, placeholder="AB 123 C")
+ask_code = _text_question(Step.CODE, texts.ask_code)
+ask_notify_phone = _text_question(Step.NOTIFY_PHONE, texts.ask_notify_phone, skippable=True)
+ask_notify_email = _text_question(Step.NOTIFY_EMAIL, texts.ask_notify_email, skippable=True)
 
 
 async def ask_group(update: Update, context: Context, draft: Draft, note: str | None) -> State:
@@ -281,32 +284,6 @@ async def ask_group(update: Update, context: Context, draft: Draft, note: str | 
     return Step.GROUP
 
 
-async def ask_code(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    await _ask_text(update, context, _with_note(note, texts.ask_code(_)))
-    return Step.CODE
-
-
-async def ask_notify_phone(
-    update: Update, context: Context, draft: Draft, note: str | None
-) -> State:
-    _ = tr(update)
-    await _ask_text(
-        update, context, _with_note(note, texts.ask_notify_phone(_)), skippable=True, draft=draft
-    )
-    return Step.NOTIFY_PHONE
-
-
-async def ask_notify_email(
-    update: Update, context: Context, draft: Draft, note: str | None
-) -> State:
-    _ = tr(update)
-    await _ask_text(
-        update, context, _with_note(note, texts.ask_notify_email(_)), skippable=True, draft=draft
-    )
-    return Step.NOTIFY_EMAIL
-
-
 def _card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
     _ = tr(update)
     return InlineKeyboardMarkup(
@@ -326,8 +303,6 @@ async def ask_summary(update: Update, context: Context, draft: Draft, note: str 
     await say(update, context, text, _card_keyboard(update, draft))
     return Step.SUMMARY
 
-
-Ask = Callable[[Update, Context, Draft, str | None], Awaitable[State]]
 
 ASK: dict[Step, Ask] = {
     Step.MODEL: ask_model,
@@ -420,10 +395,7 @@ async def on_model_query(update: Update, context: Context) -> State | None:
 
 
 def _model_title(model: DeviceModel) -> str:
-    name = model.name or model.code
-    if model.vendor and not name.lower().startswith(model.vendor.lower()):
-        name = f"{model.vendor} {name}"
-    return name
+    return texts.model_title(model)
 
 
 async def on_model_button(update: Update, context: Context) -> State | None:
@@ -730,6 +702,7 @@ async def on_register(update: Update, context: Context) -> State | None:
                 mobile=draft.mobile,
             ),
         )
+        await start_watch(update, context, draft, outcome)
         drop_draft(update, context)
         return END
     if isinstance(outcome, NoAnswer):

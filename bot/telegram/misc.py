@@ -82,7 +82,8 @@ async def cancel_outside(update: Update, context: Context) -> None:
 
 
 async def inline_search(update: Update, context: Context) -> None:
-    """`@bot fmb14` lists models; choosing one sends "<vendor> <name> [<code>]"."""
+    """`@bot fmb14` lists models; choosing one sends "<vendor> <name> [<code>]"
+    (the vendor once: most names already start with it)."""
     query = update.inline_query
     assert query is not None
     catalog = services(context).catalog
@@ -98,10 +99,10 @@ async def inline_search(update: Update, context: Context) -> None:
     results = [
         InlineQueryResultArticle(
             id=m.code[:64],
-            title=f"{m.vendor} {m.name}".strip(),
+            title=texts.model_title(m),
             description=texts.inline_description(_, m.vendor, m.code),
             input_message_content=InputTextMessageContent(
-                f"{m.vendor} {m.name} [{m.code}]".strip(), parse_mode=None
+                f"{texts.model_title(m)} [{m.code}]", parse_mode=None
             ),
         )
         for m in models

@@ -15,6 +15,7 @@ from bot.domain.fields import FieldProblem
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
+from bot.navixy.models import DeviceModel
 from bot.photo import CodeKind, PhotoProblem
 
 
@@ -100,6 +101,14 @@ def catalog_unavailable(_: Gettext) -> str:
     return _(
         "The model list is not loaded yet and Navixy does not answer. Please try again in a minute."
     )
+
+
+def model_title(model: DeviceModel) -> str:
+    """The model as installers know it, e.g. "Teltonika FMB140" (the vendor only once)."""
+    name = model.name or model.code
+    if model.vendor and not name.lower().startswith(model.vendor.lower()):
+        name = f"{model.vendor} {name}"
+    return name
 
 
 def model_chosen(_: Gettext, title: str) -> str:
