@@ -30,7 +30,7 @@ from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
 from bot.storage.db import Database
-from bot.storage.journal import RegistrationJournal
+from bot.storage.journal import Attempt, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
@@ -192,6 +192,29 @@ async def _resolve_unresolved(context: Context) -> None:
                 await context.bot.send_message(attempt.chat_id, text)
             except Exception:
                 log.info("could not notify chat %s about attempt %d", attempt.chat_id, attempt.id)
+            await _watch_recovered(context, attempt, outcome)
+
+
+async def _watch_recovered(context: Context, attempt: Attempt, outcome: Registered) -> None:
+    """A registration recovered at start-up is followed until online, like any other."""
+    svc = services(context)
+    model = svc.catalog.model(outcome.model)
+    if model is not None and model.is_mobile_app:
+        return
+    try:
+        manual = model is not None and not model.has_auto_registration
+        await svc.watcher.start(
+            tracker_id=outcome.tracker_id,
+            chat_id=attempt.chat_id,
+            user_id=attempt.user_id,
+            label=outcome.label,
+            model=outcome.model,
+            device_id=outcome.device_id,
+            manual_config=manual or await svc.watcher.commands_disabled(),
+        )
+    except Exception:
+        # Watching is a help: it must never break start-up.
+        log.exception("could not start watching tracker %d", outcome.tracker_id)
 
 
 async def _stop_services(app: App) -> None:

@@ -619,6 +619,10 @@ async def test_sending_row_resolved_at_startup_and_old_card_registers_nothing(
         assert tracker_id_in(notice.text) == created.id
         (row,) = journal(db_path)
         assert (row["status"], row["tracker_id"]) == ("success", created.id)
+        # The recovered registration is followed until online, like any other.
+        status = await tg.wait_for_message(
+            me.chat, lambda m: "📡" in (m.text or ""), after=notice.message_id
+        )
         # The installer presses Register on the card they still have.
         done = await me.tap(REGISTER, on=card, new_message=False, expect="Registered")
 
@@ -626,6 +630,10 @@ async def test_sending_row_resolved_at_startup_and_old_card_registers_nothing(
     assert len(sandbox.calls_to("tracker/register")) == 1  # the crashed process's one
     assert list(sandbox.trackers) == [created.id]
     assert len(journal(db_path)) == 1
+    # Still one status message for the tracker: the confirmation did not start a second watch.
+    assert [m.message_id for m in tg.messages(me.chat) if "📡" in (m.text or "")] == [
+        status.message_id
+    ]
     assert not tg.errors
 
 

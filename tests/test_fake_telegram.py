@@ -698,15 +698,20 @@ async def test_get_updates_wire_behaviour(tg: FakeTelegram) -> None:
 
         # a long poll wakes up when an update arrives
         poll = asyncio.create_task(client.post(f"{base}/getUpdates", data={"timeout": "5"}))
-        await asyncio.sleep(0.1)  # let the poll reach the server (wire-level test only)
+        await tg.wait_until(lambda: tg.polls_waiting == 1, timeout=2, what="a waiting poll")
         await tg.send_text(ivan, chat, "wake up")
         response = (await asyncio.wait_for(poll, 2)).json()
         [update] = response["result"]
         assert update["message"]["text"] == "wake up"
 
         # a client that disconnects mid-poll loses nothing: the update stays unconfirmed
+        polls = len(tg.calls("getUpdates"))
         gone = asyncio.create_task(client.post(f"{base}/getUpdates", data={"timeout": "5"}))
-        await asyncio.sleep(0.1)
+        await tg.wait_until(
+            lambda: len(tg.calls("getUpdates")) > polls or tg.polls_waiting == 1,
+            timeout=2,
+            what="the poll reached the server",
+        )
         gone.cancel()
         again = (await client.post(f"{base}/getUpdates", data={"timeout": "0"})).json()
         assert [u["update_id"] for u in again["result"]] == [update["update_id"]]

@@ -164,7 +164,14 @@ class Watcher:
         device_id: str | None = None,
         manual_config: bool = False,
     ) -> Watch:
-        """Post the status message and store the watch (replacing an older one)."""
+        """Post the status message and store the watch.
+
+        A tracker already being watched keeps its watch and status message (a
+        registration recovered at start-up, then confirmed again on the old card).
+        """
+        existing = await self._store.get(tracker_id)
+        if existing is not None and existing.status.active:
+            return existing
         now = self.clock()
         watch = Watch(
             tracker_id=tracker_id,
