@@ -22,7 +22,7 @@ from telegram.ext import (
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.watch import WatchPolicy
-from bot.i18n import gettext_for
+from bot.i18n import available_languages, gettext_for
 from bot.logs import setup_logging
 from bot.navixy.client import NavixyClient
 from bot.sandbox import NavixySandbox
@@ -142,14 +142,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     app.job_queue.run_repeating(
         _refresh_catalog, interval=period, first=period, name="catalog-refresh"
     )
-    await app.bot.set_my_commands(
-        [
-            BotCommand("register", "Register a device"),
-            BotCommand("cancel", "Stop the current registration"),
-            BotCommand("pending", "Registered devices not online yet"),
-            BotCommand("help", "What this bot does"),
-        ]
-    )
+    await _set_commands(app)
 
 
 def _build_watcher(
@@ -169,6 +162,13 @@ def _build_watcher(
 
 async def _watch_tick(context: Context) -> None:
     await services(context).watcher.tick()
+
+
+async def _set_commands(app: App) -> None:
+    """The command menu, in English by default and in every language with a catalog."""
+    for language in [None, *(lang for lang in available_languages() if lang != "en")]:
+        commands = [BotCommand(name, text) for name, text in texts.commands(gettext_for(language))]
+        await app.bot.set_my_commands(commands, language_code=language)
 
 
 async def _refresh_catalog(context: Context) -> None:

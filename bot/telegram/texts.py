@@ -46,6 +46,16 @@ def not_allowed(_: Gettext, user_id: int) -> str:
     )
 
 
+def commands(_: Gettext) -> list[tuple[str, str]]:
+    """The bot's command menu: (command, description)."""
+    return [
+        ("register", _("Register a device")),
+        ("cancel", _("Stop the current registration")),
+        ("pending", _("Registered devices not online yet")),
+        ("help", _("What this bot does")),
+    ]
+
+
 def cancelled(_: Gettext) -> str:
     return _("Cancelled. Nothing was registered. Send /register to start again.")
 
