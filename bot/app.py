@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from datetime import UTC
@@ -25,6 +26,7 @@ from bot.domain.watch import WatchPolicy
 from bot.i18n import available_languages, gettext_for
 from bot.logs import setup_logging
 from bot.navixy.client import NavixyClient
+from bot.photo import shutdown_executor
 from bot.sandbox import NavixySandbox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
@@ -225,6 +227,8 @@ async def _stop_services(app: App) -> None:
     sandbox: NavixySandbox | None = app.bot_data.get(SANDBOX_KEY)
     if sandbox is not None:
         await sandbox.stop()
+    # Let a photo decode in progress finish (about a second at worst), off the loop.
+    await asyncio.to_thread(shutdown_executor)
 
 
 def configure_logging(settings: Settings) -> None:

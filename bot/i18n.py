@@ -12,7 +12,7 @@ import io
 import logging
 import os
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -70,7 +70,9 @@ def _candidates(language: str) -> list[str]:
     return out
 
 
+@cache
 def _load(po_path: Path) -> gettext.NullTranslations:
+    """Parse one catalog, once: every language code that falls back to it shares it."""
     with po_path.open("rb") as fh:
         catalog = read_po(fh)
     buffer = io.BytesIO()

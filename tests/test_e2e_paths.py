@@ -14,6 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.sandbox import DropBeforeCommit, ErrorFault, NavixySandbox, RawHttp
+from bot.telegram.common import SERVICES_KEY, Services
 from tests.e2e import (
     ACTIVATION_CODES,
     IMEI,
@@ -247,6 +248,44 @@ async def test_error_204_group_gone_asks_the_group_again(
     assert not tg.errors
 
 
+async def test_group_tap_needs_no_group_list(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    """The tapped button names the group: no tracker/group/list call, so an outage of it
+    (or an emptied cache) can't turn the tap into an error."""
+    me = installer(tg)
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    await me.send(PHONE_DE, expect="APN")
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    question = await me.send("AB 123 C", expect="Which group")
+    svc: Services = bot.bot_data[SERVICES_KEY]
+    svc.catalog.forget_groups()
+    sandbox.inject("tracker/group/list", ErrorFault(13), times=10)
+    group_lists = len(sandbox.calls_to("tracker/group/list"))
+    card = await me.tap("Vans", on=question, expect=CARD)
+    assert "Group: Vans" in text_of(card)
+    assert len(sandbox.calls_to("tracker/group/list")) == group_lists
+    assert not tg.errors
+
+
+async def test_forged_field_button_is_ignored(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    """Callback data comes from the client: a field the card does not offer changes nothing."""
+    me = installer(tg)
+    card = await to_summary(me)
+    data = card.button_data(REGISTER).replace("|register", "|field:summary")
+    query_id = await tg.press(me.user, me.chat, card.message_id, data, forged=True)
+    await tg.wait_for_callback_answer(query_id)
+    await tg.wait_idle()
+    assert not [m for m in tg.messages(me.chat) if "went wrong" in text_of(m)]
+    await register(me, card, "Registered")
+    assert not tg.errors
+
+
 async def test_error_220_unknown_model_asks_the_model_again(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
@@ -349,6 +388,29 @@ async def test_error_224_device_in_this_account_names_the_tracker(
     assert f"as “Truck 7” (tracker ID {existing.id})" in text_of(done)
     assert "Nothing new was created" in text_of(done)
     assert len(sandbox.trackers) == 1
+    assert not tg.errors
+
+
+async def test_error_224_after_a_refused_attempt_is_not_taken_for_ours(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    """A refusal (nothing created) then 224: the tracker with the device ID is an older one
+    of the account, not this draft's; the card must say so, not "Registered"."""
+    me = installer(tg)
+    first = await to_summary(me, label="Truck 7")
+    await register(me, first, "Registered")
+    existing = next(iter(sandbox.trackers.values()))
+
+    # The same IMEI and label again (the tracker/list lookup filters by label).
+    card = await to_summary(me, phone=PHONE_2, label="Truck 7")
+    sandbox.inject("tracker/register", ErrorFault(226))
+    refused = await register(me, card, "ICCID")
+    done = await register(me, refused, "already registered in your account")
+    assert f"as “Truck 7” (tracker ID {existing.id})" in text_of(done)
+    assert "Registered" not in text_of(done)
+    assert len(sandbox.trackers) == 1
+    codes = [c.response["status"]["code"] for c in sandbox.calls_to("tracker/register")[1:]]  # type: ignore[index]
+    assert codes == [226, 224]
     assert not tg.errors
 
 

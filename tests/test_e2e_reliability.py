@@ -422,6 +422,24 @@ async def test_register_pressed_twice_registers_once(
     assert sum("Registered" in t for t in texts) == 1
 
 
+async def test_card_deleted_while_registering_the_result_is_sent_anew(
+    tg: FakeTelegram, sandbox: NavixySandbox, settings: Settings
+) -> None:
+    """The card can't be edited any more: the tracker ID comes as a new message."""
+    me = installer(tg)
+    async with bot_running(settings):
+        card = await to_summary(me)
+        sandbox.inject("tracker/register", Delay(0.5))
+        await tg.press(me.user, me.chat, card.message_id, register_data(card))
+        await tg.wait_for_edit(me.chat, card.message_id, lambda m: "Registering" in (m.text or ""))
+        tg.delete_for_everyone(me.chat, card.message_id)
+        done = await tg.wait_for_message(me.chat, lambda m: "Registered" in (m.text or ""))
+
+    (tracker,) = sandbox.trackers.values()
+    assert tracker_id_in(done.text) == tracker.id
+    assert len(sandbox.calls_to("tracker/register")) == 1
+
+
 async def test_register_on_the_card_after_a_crash(
     tg: FakeTelegram, sandbox: NavixySandbox, settings: Settings
 ) -> None:

@@ -35,3 +35,9 @@ def test_unknown_language_falls_back_to_english() -> None:
     _ = gettext_for("xx-YY")
     assert _("Cancel") == "Cancel"
     assert gettext_for(None)("Cancel") == "Cancel"
+
+
+def test_a_catalog_is_parsed_once_for_every_language_code_that_uses_it() -> None:
+    # Telegram sends many codes (en-GB, pt-br, ...): each new one must not parse a .po
+    # file again on the event loop.
+    assert translation("qa-one") is translation("qb-two") is translation("en")

@@ -170,6 +170,8 @@ async def test_latest_for_draft(db: Database) -> None:
     b = await _begin(journal, "d1")
     latest = await journal.latest_for_draft("d1")
     assert latest is not None and latest.id == b.id
+    assert [x.id for x in await journal.for_draft("d1")] == [a.id, b.id]
+    assert await journal.for_draft("nope") == []
 
 
 async def test_unresolved_after_reopen(tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ from bot.storage.journal import Attempt, AttemptStatus, RegistrationJournal
 log = logging.getLogger(__name__)
 
 DEVICE_ID_IN_USE = 224
+# The journal's description of an attempt settled as "not created" by a tracker/list lookup
+# after an unknown outcome: a late commit of it can still surface (as a 224).
+NOT_CREATED = "not created (checked tracker/list)"
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,12 @@ class Registrar:
     async def _register(
         self, draft_id: str, request: RegisterRequest, *, user_id: int, chat_id: int
     ) -> Outcome:
-        done = await self._journal.success_for_draft(draft_id)
+        earlier = await self._journal.for_draft(draft_id)
+        done = next((a for a in earlier if a.status is AttemptStatus.SUCCESS), None)
         if done is not None and done.tracker_id is not None:
             return _registered(done, done.tracker_id, done.device_id, recovered=True)
 
-        previous = await self._journal.latest_for_draft(draft_id)
+        previous = earlier[-1] if earlier else None
         had_unknown = previous is not None and previous.status in (
             AttemptStatus.SENDING,
             AttemptStatus.UNKNOWN,
@@ -100,8 +104,8 @@ class Registrar:
                 await self._journal.fail(attempt.id, exc.code, exc.description)
                 return NoAnswer(exc.description, checked=True)
             if not _outcome_unknown(exc):
-                earlier = previous is not None
-                return await self._rejected(attempt, request, exc, had_earlier=earlier)
+                maybe_ours = any(_maybe_delivered(a) for a in earlier)
+                return await self._rejected(attempt, request, exc, maybe_ours=maybe_ours)
             await self._journal.mark_unknown(attempt.id, exc.description)
             log.warning("register attempt %d: outcome unknown (%s)", attempt.id, exc.description)
             # Not finding the tracker right now proves nothing: after a timeout Navixy may
@@ -116,10 +120,11 @@ class Registrar:
         return Registered(tracker.id, tracker.label, tracker.source.model, tracker.source.device_id)
 
     async def _rejected(
-        self, attempt: Attempt, request: RegisterRequest, exc: NavixyError, *, had_earlier: bool
+        self, attempt: Attempt, request: RegisterRequest, exc: NavixyError, *, maybe_ours: bool
     ) -> Outcome:
-        if exc.code == DEVICE_ID_IN_USE and had_earlier:
-            # An earlier attempt of this draft may have created it after all.
+        if exc.code == DEVICE_ID_IN_USE and maybe_ours:
+            # An earlier attempt of this draft, whose outcome was unknown, may have created
+            # it after all. (After definite refusals only, the device is someone else's.)
             await self._journal.mark_unknown(attempt.id, exc.description)
             resolved = await self.resolve(attempt)
             if isinstance(resolved, Registered):
@@ -148,7 +153,7 @@ class Registrar:
             return NoAnswer(exc.description, checked=False)
         if tracker is None:
             if settle:
-                await self._journal.fail(attempt.id, 0, "not created (checked tracker/list)")
+                await self._journal.fail(attempt.id, 0, NOT_CREATED)
             return None
         await self._journal.succeed(attempt.id, tracker.id)
         log.info("register attempt %d resolved: tracker %d exists", attempt.id, tracker.id)
@@ -176,6 +181,13 @@ class Registrar:
             return await self._find(label, device_id, model)
         except NavixyError:
             return None
+
+
+def _maybe_delivered(attempt: Attempt) -> bool:
+    """Could this attempt have created a tracker? Its outcome was unknown at some point."""
+    if attempt.status in (AttemptStatus.SENDING, AttemptStatus.UNKNOWN):
+        return True
+    return attempt.status is AttemptStatus.FAILED and attempt.error_description == NOT_CREATED
 
 
 def _outcome_unknown(exc: NavixyError) -> bool:

@@ -165,6 +165,14 @@ class RegistrationJournal:
         )
         return _attempt(row) if row is not None else None
 
+    async def for_draft(self, draft_id: str) -> list[Attempt]:
+        """Every attempt of a draft, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM registration_attempts WHERE draft_id = ? ORDER BY id",
+            (draft_id,),
+        )
+        return [_attempt(row) for row in rows]
+
     async def success_for_draft(self, draft_id: str) -> Attempt | None:
         row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM registration_attempts"

@@ -188,15 +188,38 @@ async def say(
     )
 
 
-async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Edit the message a button sits on; 'not modified' and vanished messages are fine."""
+async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
+    """Edit the message a button sits on; 'not modified' and vanished messages are fine.
+
+    False when the text could not be shown (the message is gone, or Telegram failed).
+    """
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            log.info("edit failed: %s", exc.message)
+        if "not modified" in exc.message.lower():
+            return True
+        log.info("edit failed: %s", exc.message)
+        return False
     except TelegramError as exc:
         log.info("edit failed: %s", exc)
+        return False
+    return True
+
+
+def chosen_button(query: CallbackQuery) -> str | None:
+    """The text of the button that was pressed (None if its message is not at hand)."""
+    message = query.message
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return None
+    return next(
+        (
+            button.text
+            for row in message.reply_markup.inline_keyboard
+            for button in row
+            if button.callback_data == query.data
+        ),
+        None,
+    )
 
 
 async def close_keyboard(query: CallbackQuery) -> None:
@@ -207,15 +230,7 @@ async def close_keyboard(query: CallbackQuery) -> None:
     message = query.message
     if not isinstance(message, Message) or message.reply_markup is None:
         return
-    chosen = next(
-        (
-            button.text
-            for row in message.reply_markup.inline_keyboard
-            for button in row
-            if button.callback_data == query.data
-        ),
-        None,
-    )
+    chosen = chosen_button(query)
     text = message.text_html or ""
     if chosen:
         text += f"\n\n✅ {escape(chosen)}"

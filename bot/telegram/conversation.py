@@ -43,10 +43,12 @@ from bot.telegram.common import (
     cb,
     cb_parts,
     cb_pattern,
+    chosen_button,
     close_keyboard,
     drop_draft,
     edit,
     forget_secret_message,
+    in_group,
     load_draft,
     save_draft,
     say,
@@ -127,7 +129,7 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
         )
     keyboard = InlineKeyboardMarkup(rows)
     await say(update, context, _with_note(note, texts.ask_model(_)), keyboard)
-    if _is_group(update):
+    if in_group(update):
         # The keyboard takes the reply_markup slot; ask for the typed answer separately.
         await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
     return Step.MODEL
@@ -224,7 +226,7 @@ async def _ask_text(
 ) -> None:
     markup = _skip_button(update, draft) if skippable and draft is not None else None
     await say(update, context, text, markup, expects_text=True, placeholder=placeholder)
-    if markup is not None and _is_group(update):
+    if markup is not None and in_group(update):
         # Groups: the Skip button takes the reply_markup slot, so offer the reply field too.
         await say(update, context, "✏️", expects_text=True, placeholder=placeholder)
 
@@ -321,11 +323,6 @@ ASK: dict[Step, Ask] = {
 }
 
 
-def _is_group(update: Update) -> bool:
-    chat = update.effective_chat
-    return chat is not None and chat.type != "private"
-
-
 # --- answers ---------------------------------------------------------------------------------
 
 
@@ -377,7 +374,7 @@ async def on_model_query(update: Update, context: Context) -> State | None:
             ]
         )
         await say(update, context, texts.no_model_match(_, query), keyboard)
-        if _is_group(update):
+        if in_group(update):
             await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
         return None
     rows = [
@@ -609,8 +606,14 @@ async def on_group(update: Update, context: Context) -> State | None:
     group_id = int(action.removeprefix("group:"))
     title = None
     if group_id:
-        groups = await services(context).catalog.groups()
-        title = next((g.title for g in groups if g.id == group_id), str(group_id))
+        # The button carries the title; the group list (cached) only if it is not at hand.
+        title = chosen_button(query)
+        if title is None:
+            try:
+                groups = await services(context).catalog.groups()
+            except NavixyError:
+                groups = []
+            title = next((g.title for g in groups if g.id == group_id), str(group_id))
     await close_keyboard(query)
     draft.group_id, draft.group_title = group_id, title
     return await advance(update, context, draft)
@@ -670,6 +673,8 @@ async def on_edit_field(update: Update, context: Context) -> State | None:
         step = Step(action.removeprefix("field:"))
     except ValueError:
         return None
+    if step not in draft.editable_steps():
+        return None  # not a button the bot made (the data is the client's to send)
     await edit(query, texts.summary(tr(update), draft))
     draft.forget(step)
     return await advance(update, context, draft)
@@ -691,17 +696,17 @@ async def on_register(update: Update, context: Context) -> State | None:
         draft.id, draft.to_request(), user_id=draft.user_id, chat_id=draft.chat_id
     )
     if isinstance(outcome, Registered):
-        await edit(
-            query,
-            texts.registered(
-                _,
-                tracker_id=outcome.tracker_id,
-                label=outcome.label,
-                model=draft.model_title or outcome.model,
-                device_id=outcome.device_id,
-                mobile=draft.mobile,
-            ),
+        result = texts.registered(
+            _,
+            tracker_id=outcome.tracker_id,
+            label=outcome.label,
+            model=draft.model_title or outcome.model,
+            device_id=outcome.device_id,
+            mobile=draft.mobile,
         )
+        if not await edit(query, result):
+            # The card is gone (deleted while registering): the tracker ID must still show.
+            await say(update, context, result)
         await start_watch(update, context, draft, outcome)
         drop_draft(update, context)
         return END

@@ -17,8 +17,19 @@ from telegram.ext import BaseUpdateProcessor
 
 
 class PerConversationProcessor(BaseUpdateProcessor):
+    """At most `max_concurrent_updates` updates run at once, one per conversation at a time.
+
+    PTB takes its semaphore *before* `do_process_update`, so updates waiting there for their
+    conversation's turn would hold slots that other conversations need (a burst from one
+    chat behind a slow Navixy call would stall every chat). So PTB's semaphore is made
+    wide and the real bound is taken here, after the turn.
+    """
+
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        if max_concurrent_updates < 1:
+            raise ValueError("max_concurrent_updates must be a positive integer")
+        super().__init__(_WIDE)
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[tuple[int | None, int | None], asyncio.Lock] = {}
         self._users: dict[tuple[int | None, int | None], int] = {}
 
@@ -27,7 +38,7 @@ class PerConversationProcessor(BaseUpdateProcessor):
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
             self._users[key] -= 1
@@ -40,6 +51,10 @@ class PerConversationProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+#: PTB's own semaphore: never the limit (see PerConversationProcessor).
+_WIDE = 1 << 20
 
 
 def _key(update: object) -> tuple[int | None, int | None]:
