@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 SANDBOX_KEY = "sandbox"
+RESOLVE_EVERY_SECONDS = 60.0
 
 
 def build_application(settings: Settings) -> App:
@@ -130,7 +131,12 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     # once the application runs.
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     app.job_queue.run_once(_refresh_catalog, when=0, name="catalog-refresh-now")
-    app.job_queue.run_once(_resolve_unresolved, when=0, name="journal-resolve")
+    # At start-up (a crash mid-request), then every minute (a late answer after a timeout).
+    # (run_repeating can't start at once: APScheduler skips a first run "now".)
+    app.job_queue.run_once(_resolve_unresolved, when=0, name="journal-resolve-now")
+    app.job_queue.run_repeating(
+        _resolve_unresolved, interval=RESOLVE_EVERY_SECONDS, name="journal-resolve"
+    )
     # ONE shared poller for every watched device; the watches themselves are in SQLite,
     # so after a restart this job simply picks them up again.
     app.job_queue.run_repeating(

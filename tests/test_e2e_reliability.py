@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from telegram import Update
 
+import bot.services.registrar as registrar_module
 from bot.app import App, build_application, configure_logging
 from bot.config import Settings
 from bot.navixy.client import NavixyClient
@@ -532,12 +533,50 @@ async def test_timeout_before_commit_then_retry_finds_it(
     assert not tg.errors
 
 
-async def test_late_commit_after_a_restart_224_is_resolved_as_ours(
+async def test_late_commit_after_a_restart_is_found_on_retry(
     tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, db_path: Path
 ) -> None:
-    """Timeout; restart; the start-up lookup still finds nothing (Navixy is slow) and settles
-    the attempt as failed; then the tracker appears. Retry gets 224 for the device ID: the
-    bot recognises its own tracker instead of reporting "already in use"."""
+    """Timeout; restart; the start-up lookup finds nothing yet (Navixy is slow) and, the
+    attempt being recent, leaves it open; then the tracker appears. Retry looks first and
+    finds it: nothing is sent again."""
+    settings = make_settings(tg, sandbox.base_url, api_key, db_path, navixy_timeout_seconds=0.5)
+    me = installer(tg)
+    first = await start_bot(settings)
+    try:
+        await catalog_ready(first)
+        card = await to_summary(me)
+        sandbox.inject("tracker/register", Delay(4.0))
+        failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
+    finally:
+        await crash(first)
+    async with bot_running(settings):
+        async with asyncio.timeout(5):
+            await sandbox.wait_for_calls("tracker/list", 2)  # the start-up lookup
+        assert not sandbox.trackers
+        assert [r["status"] for r in journal(db_path)] == ["unknown"]
+        async with asyncio.timeout(8):
+            await sandbox.wait_for_calls("tracker/register")  # the late commit
+        done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
+
+    (tracker,) = sandbox.trackers.values()
+    assert tracker_id_in(done.text) == tracker.id
+    assert len(sandbox.calls_to("tracker/register")) == 1
+    rows = journal(db_path)
+    assert [(r["status"], r["tracker_id"]) for r in rows] == [("success", tracker.id)]
+    assert not tg.errors
+
+
+async def test_late_commit_after_a_restart_224_is_resolved_as_ours(
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    api_key: str,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Timeout; restart; the start-up lookup finds nothing and (settling at once here)
+    marks the attempt as not created; then the tracker appears. Retry gets 224 for the
+    device ID: the bot recognises its own tracker instead of reporting "already in use"."""
+    monkeypatch.setattr(registrar_module, "SETTLE_AFTER", timedelta(0))
     settings = make_settings(tg, sandbox.base_url, api_key, db_path, navixy_timeout_seconds=0.5)
     me = installer(tg)
     first = await start_bot(settings)
@@ -584,6 +623,57 @@ async def test_timeout_before_commit_then_retry_mobile_app_no_second_tracker(
 
     (tracker,) = sandbox.trackers.values()
     assert tracker_id_in(done.text) == tracker.id
+    assert len(sandbox.calls_to("tracker/register")) == 1
+    assert not tg.errors
+
+
+async def test_retry_too_soon_for_a_platform_assigned_id_waits_for_navixy(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, db_path: Path
+) -> None:
+    """While a timed-out request may still be running, Retry does not send it again."""
+    settings = make_settings(tg, sandbox.base_url, api_key, db_path, navixy_timeout_seconds=0.5)
+    me = installer(tg)
+    async with bot_running(settings):
+        card = await mobile_to_summary(me)
+        sandbox.inject("tracker/register", Delay(2.5))
+        failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
+        waiting = await me.tap(
+            "🔁 Retry", on=failed, new_message=False, expect="has not confirmed the registration"
+        )
+        await eventually(lambda: bool(sandbox.trackers), timeout=10, what="the late commit")
+        done = await me.tap("🔁 Retry", on=waiting, new_message=False, expect="Registered")
+
+    (tracker,) = sandbox.trackers.values()
+    assert tracker_id_in(done.text) == tracker.id
+    assert len(sandbox.calls_to("tracker/register")) == 1
+    assert not tg.errors
+
+
+async def test_cancel_after_no_answer_then_the_late_tracker_is_announced(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, db_path: Path
+) -> None:
+    """Cancelling after "Navixy did not answer" does not claim nothing was registered; the
+    periodic journal check finds the late tracker and tells the installer."""
+    settings = make_settings(tg, sandbox.base_url, api_key, db_path, navixy_timeout_seconds=0.5)
+    me = installer(tg)
+    async with bot_running(settings) as app:
+        card = await to_summary(me)
+        sandbox.inject("tracker/register", Delay(2.0))
+        await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
+        cancelled = await me.send("/cancel", expect="Cancelled")
+        assert "I keep checking" in (cancelled.text or "")
+        assert "Nothing was registered" not in (cancelled.text or "")
+        await eventually(lambda: bool(sandbox.trackers), timeout=10, what="the late commit")
+        assert app.job_queue is not None
+        (job,) = app.job_queue.get_jobs_by_name("journal-resolve")
+        await job.run(app)
+        notice = await tg.wait_for_message(
+            me.chat, lambda m: "Registered" in (m.text or ""), after=cancelled.message_id
+        )
+
+    (tracker,) = sandbox.trackers.values()
+    assert tracker_id_in(notice.text) == tracker.id
+    assert [(r["status"], r["tracker_id"]) for r in journal(db_path)] == [("success", tracker.id)]
     assert len(sandbox.calls_to("tracker/register")) == 1
     assert not tg.errors
 
@@ -683,7 +773,9 @@ async def test_sending_row_not_created_is_settled_and_register_sends_once(
         async with asyncio.timeout(5):
             await sandbox.wait_for_calls("tracker/list")
         await tg.wait_idle()
-        assert [r["status"] for r in journal(db_path)] == ["failed"]
+        # Looked for and not found; being recent it is not settled yet (Navixy could still
+        # be working on it). Register settles it (an IMEI is protected by 224) and sends.
+        assert [r["status"] for r in journal(db_path)] == ["sending"]
         assert tg.last_message(me.chat).message_id == card.message_id  # no notice
         done = await me.tap(REGISTER, on=card, new_message=False, expect="Registered")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bot.navixy.client import NavixyClient
 from bot.navixy.errors import NavixyError, NavixyUnavailable
@@ -20,6 +21,10 @@ from bot.storage.journal import Attempt, AttemptStatus, RegistrationJournal
 log = logging.getLogger(__name__)
 
 DEVICE_ID_IN_USE = 224
+# An attempt with an unknown outcome is settled as "not created" only once it is this old:
+# before that, Navixy may still be working on the request.
+SETTLE_AFTER = timedelta(seconds=90)
+_OPEN = (AttemptStatus.SENDING, AttemptStatus.UNKNOWN)
 # The journal's description of an attempt settled as "not created" by a tracker/list lookup
 # after an unknown outcome: a late commit of it can still surface (as a 224).
 NOT_CREATED = "not created (checked tracker/list)"
@@ -48,6 +53,8 @@ class NoAnswer:
 
     description: str
     checked: bool
+    # True when an earlier attempt may still be in progress at Navixy: retry a bit later.
+    pending: bool = False
 
 
 Outcome = Registered | Rejected | NoAnswer
@@ -83,9 +90,15 @@ class Registrar:
             AttemptStatus.UNKNOWN,
         )
         if previous is not None and had_unknown:
-            resolved = await self.resolve(previous)
+            # A platform-assigned ID has no 224 to stop a duplicate: while the unknown
+            # attempt is recent, Navixy may still be creating it, so don't send again yet.
+            young = _age(previous) < SETTLE_AFTER
+            wait = request.device_id is None and young
+            resolved = await self.resolve(previous, settle=not wait)
             if isinstance(resolved, (Registered, NoAnswer)):
                 return resolved
+            if wait:
+                return NoAnswer(previous.error_description or "", checked=True, pending=True)
 
         attempt = await self._journal.begin(
             draft_id=draft_id,
@@ -160,10 +173,24 @@ class Registrar:
         return _registered(attempt, tracker.id, tracker.source.device_id, recovered=True)
 
     async def resolve_unresolved(self) -> list[tuple[Attempt, Registered | NoAnswer | None]]:
-        """At start-up: settle attempts a crash left in SENDING or UNKNOWN."""
+        """Look for the trackers of attempts left in SENDING or UNKNOWN.
+
+        Runs at start-up (a crash during the request) and then periodically, so that a
+        late-created tracker is announced even if the installer cancelled or never
+        tapped Retry. Attempts younger than SETTLE_AFTER are only looked for, not yet
+        settled as "not created"; a draft whose registration is running is skipped.
+        """
         out: list[tuple[Attempt, Registered | NoAnswer | None]] = []
         for attempt in await self._journal.unresolved():
-            out.append((attempt, await self.resolve(attempt)))
+            lock = self._locks.setdefault(attempt.draft_id, asyncio.Lock())
+            if lock.locked():
+                continue
+            async with lock:
+                current = await self._journal.get(attempt.id)
+                if current is None or current.status not in _OPEN:
+                    continue
+                settle = _age(current) >= SETTLE_AFTER
+                out.append((current, await self.resolve(current, settle=settle)))
         return out
 
     async def _find(self, label: str | None, device_id: str | None, model: str) -> Tracker | None:
@@ -171,9 +198,11 @@ class Registrar:
         if device_id:
             matches = [t for t in trackers if t.source.device_id == device_id]
         else:
-            # Platform-assigned IDs (mobile app, N,M models): match label and model;
-            # the newest such tracker is the one this attempt created.
+            # Platform-assigned IDs (mobile app, N,M models): match label and model, leaving
+            # out trackers earlier registrations already account for.
             matches = [t for t in trackers if t.label == label and t.source.model == model]
+            taken = await self._journal.taken_tracker_ids([t.id for t in matches])
+            matches = [t for t in matches if t.id not in taken]
         return max(matches, key=lambda t: t.id) if matches else None
 
     async def _find_quietly(self, label: str | None, device_id: str, model: str) -> Tracker | None:
@@ -181,6 +210,10 @@ class Registrar:
             return await self._find(label, device_id, model)
         except NavixyError:
             return None
+
+
+def _age(attempt: Attempt) -> timedelta:
+    return datetime.now(UTC) - attempt.updated_at
 
 
 def _maybe_delivered(attempt: Attempt) -> bool:

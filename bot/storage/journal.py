@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -188,6 +189,18 @@ class RegistrationJournal:
             " WHERE status IN ('sending', 'unknown') ORDER BY id"
         )
         return [_attempt(row) for row in rows]
+
+    async def taken_tracker_ids(self, tracker_ids: Sequence[int]) -> set[int]:
+        """Which of these trackers an earlier successful attempt already accounts for."""
+        if not tracker_ids:
+            return set()
+        marks = ", ".join("?" for _ in tracker_ids)
+        rows = await self._db.fetchall(
+            "SELECT tracker_id FROM registration_attempts"
+            f" WHERE status = 'success' AND tracker_id IN ({marks})",
+            tuple(tracker_ids),
+        )
+        return {int(row["tracker_id"]) for row in rows}
 
     async def recent(self, limit: int = 20, *, user_id: int | None = None) -> list[Attempt]:
         """The newest attempts first (optionally of one user)."""

@@ -33,6 +33,7 @@ from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
+from bot.storage.journal import AttemptStatus
 from bot.telegram import texts
 from bot.telegram.common import (
     PHOTO,
@@ -84,11 +85,18 @@ async def start_registration(update: Update, context: Context) -> State:
 
 async def cancel(update: Update, context: Context) -> State:
     _ = tr(update)
+    text = texts.cancelled(_)
+    draft = load_draft(update, context)
+    if draft is not None:
+        last = await services(context).journal.latest_for_draft(draft.id)
+        if last is not None and last.status in (AttemptStatus.SENDING, AttemptStatus.UNKNOWN):
+            # "Nothing was registered" would be a guess: Navixy never answered.
+            text = texts.cancelled_unconfirmed(_)
     if update.callback_query is not None:
         await answer(update.callback_query)
-        await edit(update.callback_query, texts.cancelled(_))
+        await edit(update.callback_query, text)
     else:
-        await say(update, context, texts.cancelled(_))
+        await say(update, context, text)
     drop_draft(update, context)
     return END
 
@@ -711,7 +719,12 @@ async def on_register(update: Update, context: Context) -> State | None:
         drop_draft(update, context)
         return END
     if isinstance(outcome, NoAnswer):
-        text = texts.no_answer(_) if outcome.checked else texts.no_answer_unchecked(_)
+        if outcome.pending:
+            text = texts.no_answer_pending(_)
+        elif outcome.checked:
+            text = texts.no_answer(_)
+        else:
+            text = texts.no_answer_unchecked(_)
         keyboard = InlineKeyboardMarkup(
             [
                 [InlineKeyboardButton(texts.button_retry(_), callback_data=cb(draft, "register"))],

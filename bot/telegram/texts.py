@@ -60,6 +60,13 @@ def cancelled(_: Gettext) -> str:
     return _("Cancelled. Nothing was registered. Send /register to start again.")
 
 
+def cancelled_unconfirmed(_: Gettext) -> str:
+    return _(
+        "Cancelled. Navixy never answered your last attempt, so it may still have created "
+        "the tracker: I keep checking and will tell you here if it did."
+    )
+
+
 def nothing_to_cancel(_: Gettext) -> str:
     return _("There is nothing to cancel. Send /register to register a device.")
 
@@ -379,6 +386,13 @@ def no_answer_unchecked(_: Gettext) -> str:
     return _(
         "Navixy did not answer, and I could not check yet whether the tracker was created. "
         "Tap Retry: I will check first and never create it twice."
+    )
+
+
+def no_answer_pending(_: Gettext) -> str:
+    return _(
+        "Navixy has not confirmed the registration yet. Wait a minute, then tap Retry: "
+        "I check first and never create it twice."
     )
 
 
