@@ -210,7 +210,7 @@ async def _watch_recovered(context: Context, attempt: Attempt, outcome: Register
     if model is not None and model.is_mobile_app:
         return
     try:
-        manual = model is not None and not model.has_auto_registration
+        manual = await svc.watcher.needs_manual_config(model)
         await svc.watcher.start(
             tracker_id=outcome.tracker_id,
             chat_id=attempt.chat_id,
@@ -218,7 +218,7 @@ async def _watch_recovered(context: Context, attempt: Attempt, outcome: Register
             label=outcome.label,
             model=outcome.model,
             device_id=outcome.device_id,
-            manual_config=manual or await svc.watcher.commands_disabled(),
+            manual_config=manual,
         )
     except Exception:
         # Watching is a help: it must never break start-up.

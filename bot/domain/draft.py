@@ -115,7 +115,7 @@ class Draft(BaseModel):
         """Set the model and plugin; answers that no longer apply are cleared."""
         changed = self.model_code is not None and self.model_code != model.code
         self.model_code = model.code
-        self.model_title = f"{model.vendor} {model.name}".strip() or model.code
+        self.model_title = model.title
         self.id_type = model.id_type
         self.mobile = model.is_mobile_app
         self.asks_device_id = asks_device_id and not self.mobile

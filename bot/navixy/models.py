@@ -54,6 +54,14 @@ class DeviceModel(_Payload):
     connection: list[Connection] = Field(default_factory=list)
 
     @property
+    def title(self) -> str:
+        """The model as installers know it, e.g. "Teltonika FMB140" (the vendor only once)."""
+        name = self.name or self.code
+        if self.vendor and not name.lower().startswith(self.vendor.lower()):
+            name = f"{self.vendor} {name}"
+        return name
+
+    @property
     def is_mobile_app(self) -> bool:
         return self.code.startswith(("mobile_unknown", "navixymobile", "iosnavixytracker"))
 

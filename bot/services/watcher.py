@@ -44,7 +44,7 @@ from bot.domain.watch import (
 )
 from bot.navixy.client import MAX_STATES, NavixyClient
 from bot.navixy.errors import NavixyError, NavixyUnavailable
-from bot.navixy.models import TrackerState
+from bot.navixy.models import DeviceModel, TrackerState
 from bot.storage.watches import Watch, WatchStore
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,12 @@ class Watcher:
                 isinstance(paas, dict) and paas.get("no_register_commands")
             )
         return self._commands_disabled
+
+    async def needs_manual_config(self, model: DeviceModel | None) -> bool:
+        """Will the installer have to configure the device by hand (no commands sent)?"""
+        if model is not None and not model.has_auto_registration:
+            return True
+        return await self.commands_disabled()
 
     async def start(
         self,

@@ -131,7 +131,7 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
     ]
     known = await _model_for_known_tac(context, draft)
     if known is not None:
-        label = texts.button_same_model(_, _model_title(known))
+        label = texts.button_same_model(_, known.title)
         rows.insert(
             0, [InlineKeyboardButton(label, callback_data=cb(draft, f"model:{known.code}"))]
         )
@@ -386,21 +386,13 @@ async def on_model_query(update: Update, context: Context) -> State | None:
             await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
         return None
     rows = [
-        [
-            InlineKeyboardButton(
-                _model_title(h.model), callback_data=cb(draft, f"model:{h.model.code}")
-            )
-        ]
+        [InlineKeyboardButton(h.model.title, callback_data=cb(draft, f"model:{h.model.code}"))]
         for h in hits
         if len(f"{draft.id}|model:{h.model.code}".encode()) <= 64
     ]
     rows.append(search_row)
     await say(update, context, texts.pick_model(_, query), InlineKeyboardMarkup(rows))
     return None
-
-
-def _model_title(model: DeviceModel) -> str:
-    return texts.model_title(model)
 
 
 async def on_model_button(update: Update, context: Context) -> State | None:
@@ -447,7 +439,7 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
         await say(update, context, texts.model_unknown(_))
         return None
     if update.callback_query is not None:
-        await edit(update.callback_query, texts.model_chosen(_, _model_title(model)))
+        await edit(update.callback_query, texts.model_chosen(_, model.title))
     try:
         plugins = await svc.catalog.plugins()
     except NavixyError:
@@ -455,7 +447,7 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
         return None
     plugin = choose_plugin(plugins, model)
     if plugin is None:
-        await say(update, context, texts.no_plugin(_, _model_title(model)))
+        await say(update, context, texts.no_plugin(_, model.title))
         drop_draft(update, context)
         return END
     rule = parse_id_type(model.id_type)
@@ -465,7 +457,6 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
         plugin_id=plugin.id,
         code_required=requires_activation_code(plugin.id),
     )
-    draft.model_title = _model_title(model)
     if draft.device_id is not None and not check_device_id(rule, draft.device_id).ok:
         # An ID read from a photo before the model was known may not fit this model.
         draft.device_id = None

@@ -99,11 +99,9 @@ async def inline_search(update: Update, context: Context) -> None:
     results = [
         InlineQueryResultArticle(
             id=m.code[:64],
-            title=texts.model_title(m),
+            title=m.title,
             description=texts.inline_description(_, m.vendor, m.code),
-            input_message_content=InputTextMessageContent(
-                f"{texts.model_title(m)} [{m.code}]", parse_mode=None
-            ),
+            input_message_content=InputTextMessageContent(f"{m.title} [{m.code}]", parse_mode=None),
         )
         for m in models
     ]

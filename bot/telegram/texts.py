@@ -15,7 +15,6 @@ from bot.domain.fields import FieldProblem
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
-from bot.navixy.models import DeviceModel
 from bot.photo import CodeKind, PhotoProblem
 
 
@@ -118,14 +117,6 @@ def catalog_unavailable(_: Gettext) -> str:
     return _(
         "The model list is not loaded yet and Navixy does not answer. Please try again in a minute."
     )
-
-
-def model_title(model: DeviceModel) -> str:
-    """The model as installers know it, e.g. "Teltonika FMB140" (the vendor only once)."""
-    name = model.name or model.code
-    if model.vendor and not name.lower().startswith(model.vendor.lower()):
-        name = f"{model.vendor} {name}"
-    return name
 
 
 def model_chosen(_: Gettext, title: str) -> str:
@@ -525,10 +516,6 @@ def inline_not_allowed(_: Gettext) -> str:
     return _("Not allowed: ask your admin for access")
 
 
-def inline_no_results(_: Gettext) -> str:
-    return _("No model matches")
-
-
 def inline_description(_: Gettext, vendor: str, code: str) -> str:
     return _("{vendor} · code {code}").format(vendor=vendor, code=code)
 
@@ -598,10 +585,6 @@ def button_use_id(_: Gettext, device_id: str) -> str:
 
 def button_type_instead(_: Gettext) -> str:
     return _("⌨️ Type it instead")
-
-
-def reading_photo(_: Gettext) -> str:
-    return _("Reading the label…")
 
 
 def button_same_model(_: Gettext, title: str) -> str:

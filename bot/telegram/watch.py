@@ -283,9 +283,7 @@ async def start_watch(update: Update, context: Context, draft: Draft, done: Regi
     try:
         svc = services(context)
         model = svc.catalog.model(draft.model_code or done.model)
-        manual = model is not None and not model.has_auto_registration
-        if not manual:
-            manual = await svc.watcher.commands_disabled()
+        manual = await svc.watcher.needs_manual_config(model)
         user = update.effective_user
         await svc.watcher.start(
             tracker_id=done.tracker_id,
