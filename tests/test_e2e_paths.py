@@ -834,6 +834,42 @@ async def test_two_installers_interleaved_in_a_group(
     assert not tg.errors
 
 
+async def test_group_app_registration_types_app_and_skips_with_a_dash(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    """In a group every question is one ForceReply message (no keyboard + prompt pairs):
+    the app is found by typing "app", optional answers are skipped with "-"."""
+    vera = tg.user(102, "Vera")
+    group: FakeChat = tg.group_chat(-100777, members=[vera])
+    me = Installer(tg, vera, group, timeout=15.0)
+
+    ask = await me.send("/register", expect="Which device?")
+    assert ask.force_reply and ask.selective and ask.buttons() == []
+    assert "type app" in text_of(ask)
+    await me.send("app", expect="Models matching")
+    await me.tap("Navixy X-GPS Tracker (mobile app)", expect="Name for this tracker")
+    await me.send("Courier Vera", expect="Which group")
+    skip_phone = await me.tap("No group", expect="Phone number to text")
+    assert skip_phone.force_reply and skip_phone.buttons() == []
+    assert "Send - to skip." in text_of(skip_phone)
+    await me.send("-", expect="E-mail")
+    card = await me.send("-", expect=CARD)
+    await register(me, card, "Registered")
+
+    params = only_call(sandbox)
+    assert params["model"] == "mobile_unknown_xgps"
+    assert "notification_phone" not in params and "notification_email" not in params
+    sent = [
+        c
+        for c in tg.requests
+        if c.method in ("sendMessage", "editMessageText") and c.params.get("chat_id") == group.id
+    ]
+    # 8 inputs; the bot's share of the group's 20-a-minute budget stays at about one per input.
+    assert tg.inputs[vera.id] == 8
+    assert len(sent) <= 11, [c.params.get("text", "")[:40] for c in sent]
+    assert not tg.errors
+
+
 # --- 8. strangers ----------------------------------------------------------------------------
 
 

@@ -135,6 +135,12 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
         rows.insert(
             0, [InlineKeyboardButton(label, callback_data=cb(draft, f"model:{known.code}"))]
         )
+    if in_group(update) and known is None:
+        # Groups: one ForceReply question instead of a keyboard plus a reply prompt
+        # (Telegram allows 20 messages a minute per group). Typing "app" finds the app.
+        text = texts.ask_model(_) + "\n" + texts.mobile_app_hint(_)
+        await say(update, context, _with_note(note, text), expects_text=True, placeholder="FMB140")
+        return Step.MODEL
     keyboard = InlineKeyboardMarkup(rows)
     await say(update, context, _with_note(note, texts.ask_model(_)), keyboard)
     if in_group(update):
@@ -232,11 +238,13 @@ async def _ask_text(
     draft: Draft | None = None,
     placeholder: str | None = None,
 ) -> None:
+    if skippable and in_group(update):
+        # Groups: one ForceReply question; "-" skips (a Skip button would need a second
+        # message for the reply field, and groups get 20 messages a minute).
+        text += "\n" + texts.skip_hint(tr(update))
+        skippable = False
     markup = _skip_button(update, draft) if skippable and draft is not None else None
     await say(update, context, text, markup, expects_text=True, placeholder=placeholder)
-    if markup is not None and in_group(update):
-        # Groups: the Skip button takes the reply_markup slot, so offer the reply field too.
-        await say(update, context, "✏️", expects_text=True, placeholder=placeholder)
 
 
 def _text_question(
@@ -519,6 +527,17 @@ async def on_apn_other(update: Update, context: Context) -> State | None:
     return await advance(update, context, draft)
 
 
+SKIP_TEXT = "-"
+SKIPPABLE = frozenset(
+    {Step.APN_NAME, Step.APN_USER, Step.APN_PASSWORD, Step.NOTIFY_PHONE, Step.NOTIFY_EMAIL}
+)
+
+
+def _typed_skip(update: Update, step: Step) -> bool:
+    """A lone "-" skips an optional answer (the way to skip in groups, and it works anywhere)."""
+    return step in SKIPPABLE and _text(update).strip() == SKIP_TEXT
+
+
 async def _on_field(
     update: Update,
     context: Context,
@@ -531,8 +550,9 @@ async def _on_field(
     draft = await _current(update, context)
     if draft is None:
         return END
-    if update.callback_query is not None:  # Skip
-        await close_keyboard(update.callback_query)
+    if update.callback_query is not None or _typed_skip(update, step):  # Skip
+        if update.callback_query is not None:
+            await close_keyboard(update.callback_query)
         value: str | None = ""
     else:
         if secret:
@@ -582,8 +602,9 @@ async def on_notify_phone(update: Update, context: Context) -> State | None:
     draft = await _current(update, context)
     if draft is None:
         return END
-    if update.callback_query is not None:
-        await close_keyboard(update.callback_query)
+    if update.callback_query is not None or _typed_skip(update, Step.NOTIFY_PHONE):
+        if update.callback_query is not None:
+            await close_keyboard(update.callback_query)
         draft.notification_phone = ""
         return await advance(update, context, draft)
     check = check_phone(_text(update))

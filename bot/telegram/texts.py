@@ -99,6 +99,14 @@ def ask_model(_: Gettext) -> str:
     )
 
 
+def mobile_app_hint(_: Gettext) -> str:
+    return _("For the X-GPS phone app, type <i>app</i>.")
+
+
+def skip_hint(_: Gettext) -> str:
+    return _("Send - to skip.")
+
+
 def pick_model(_: Gettext, query: str) -> str:
     return _fmt(_("Models matching “{query}”: pick one."), query=query)
 
