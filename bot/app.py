@@ -8,8 +8,9 @@ import sys
 from datetime import UTC
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -266,5 +267,28 @@ def main() -> int:
     configure_logging(settings)
     app = build_application(settings)
     log.info("starting; database %s", settings.database_path)
+    failure = asyncio.run(_telegram_problem(settings))
+    if failure is not None:
+        exit_code, message = failure
+        print(f"startup error: {message}", file=sys.stderr)
+        return exit_code
     app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
+
+
+async def _telegram_problem(settings: Settings) -> tuple[int, str] | None:
+    """One getMe before starting, so a wrong token or URL is one clear line, not a traceback."""
+    api = settings.telegram_api_url
+    bot: Bot = Bot(
+        settings.bot_token.get_secret_value(),
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+    )
+    try:
+        async with bot:
+            pass  # initialize() calls getMe
+    except InvalidToken:
+        return 2, "Telegram refused BOT_TOKEN (check it with @BotFather)"
+    except (NetworkError, TimedOut) as exc:
+        return 1, f"cannot reach Telegram at {api}: {exc.message}"
+    return None

@@ -96,3 +96,19 @@ def test_login_and_password_are_an_alternative_to_the_key() -> None:
         "set NAVIXY_API_KEY, or NAVIXY_LOGIN and NAVIXY_PASSWORD "
         "(or NAVIXY_API_URL=sandbox to try the bot)"
     ]
+
+
+def test_unreachable_telegram_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_bot(
+        {
+            "BOT_TOKEN": "123:abc-SECRET",
+            "NAVIXY_API_URL": "sandbox",
+            "TELEGRAM_API_URL": "http://127.0.0.1:9",
+            "DATABASE_PATH": str(tmp_path / "bot.db"),
+        },
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert "startup error: cannot reach Telegram at http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "abc-SECRET" not in result.stderr + result.stdout
