@@ -197,11 +197,16 @@ def installer(
     return Installer(tg, user, tg.private_chat(user))
 
 
+async def to_imei_step(me: Installer, *, timeout: float | None = None) -> BotMessage:
+    """/register, search "fmb140", pick the Teltonika FMB140: returns the IMEI question."""
+    await me.send("/register", expect="Which device?", timeout=timeout)
+    await me.send("fmb140", expect="Models matching", timeout=timeout)
+    return await me.tap("Teltonika FMB140", expect="IMEI", timeout=timeout)
+
+
 async def to_summary_fmb140(me: Installer, *, label: str = "AB 123 C") -> None:
     """The common path of a hardware registration, up to the summary card."""
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     await me.send(PHONE_DE, expect="APN")
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")

@@ -11,7 +11,15 @@ import pytest
 from bot.app import App
 from bot.domain.device_id import luhn_check_digit
 from bot.sandbox import NavixySandbox
-from tests.e2e import ACTIVATION_CODES, IMEI, PHONE_DE, PLUGINS_NO_44, Installer, installer
+from tests.e2e import (
+    ACTIVATION_CODES,
+    IMEI,
+    PHONE_DE,
+    PLUGINS_NO_44,
+    Installer,
+    installer,
+    to_imei_step,
+)
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e_photo import label_photo
 
@@ -68,9 +76,7 @@ async def test_device_with_activation_code(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     await me.send(PHONE_DE, expect="APN")
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
@@ -83,9 +89,7 @@ async def test_device_with_activation_code(
 
 async def test_photo_first_with_a_known_tac(tg: FakeTelegram, bot: App) -> None:
     first = installer(tg, 101)
-    await first.send("/register", expect="Which device?")
-    await first.send("fmb140", expect="Models matching")
-    await first.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(first)
     await first.send(IMEI, expect="Phone number")
     await first.send(PHONE_DE, expect="APN")
     await first.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")

@@ -24,6 +24,7 @@ from tests.e2e import (
     STRANGER_ID,
     Installer,
     installer,
+    to_imei_step,
 )
 from tests.fakes.telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 
@@ -54,9 +55,7 @@ async def to_summary(
     code: str | None = None,
 ) -> BotMessage:
     """/register .. the card for a Teltonika FMB140 (plugin 44, or 37 with `code`)."""
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(imei, expect="Phone number")
     await me.send(phone, expect="APN")
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
@@ -254,9 +253,7 @@ async def test_group_tap_needs_no_group_list(
     """The tapped button names the group: no tracker/group/list call, so an outage of it
     (or an emptied cache) can't turn the tap into an error."""
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     await me.send(PHONE_DE, expect="APN")
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
@@ -601,9 +598,7 @@ async def test_bad_imei_check_digit_is_asked_again(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     bad = await me.send("356938035643808", expect="check digit")
     assert "fails its check digit" in text_of(bad)
     assert "Send the IMEI" in text_of(bad)
@@ -628,9 +623,7 @@ async def test_bad_imei_check_digit_is_asked_again(
 
 async def test_bad_phone_is_asked_again(tg: FakeTelegram, sandbox: NavixySandbox, bot: App) -> None:
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     invalid = await me.send("+49 12", expect="Phone number")
     assert "That is not a valid number" in text_of(invalid)
@@ -646,9 +639,7 @@ async def test_manual_apn_too_long_and_label_too_long(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     await me.send("+49 170 1234567", expect="APN")
     await me.tap("Enter another APN", expect="APN name of the SIM card")
@@ -699,9 +690,7 @@ async def test_edited_messages_do_not_advance(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     imei_message = next(m for m in tg.user_messages(me.chat) if m.get("text") == IMEI)
     before = len(tg.messages(me.chat))
@@ -907,9 +896,7 @@ async def test_cancel_mid_way_and_old_buttons_are_stale(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
-    await me.send("/register", expect="Which device?")
-    await me.send("fmb140", expect="Models matching")
-    await me.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(me)
     await me.send(IMEI, expect="Phone number")
     done = await me.send("/cancel", expect="Cancelled")
     assert "Nothing was registered" in text_of(done)

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from bot.app import App
 from bot.sandbox import NavixySandbox
-from tests.e2e import IMEI, Installer
+from tests.e2e import IMEI, Installer, to_imei_step
 from tests.fakes.telegram import FakeTelegram
 
 ICCID = "8949226123456789012"
@@ -44,9 +44,7 @@ async def test_photo_at_device_id_step_registers(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     inst = me(tg)
-    await inst.send("/register", expect="Which device?")
-    await inst.send("fmb140", expect="Models matching")
-    await inst.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(inst)
     after = inst.last().message_id
     await tg.send_photo(inst.user, inst.chat, label_photo(IMEI, ICCID))
     offer = await tg.wait_for_message(inst.chat, lambda m: IMEI in (m.text or ""), after=after)
@@ -113,9 +111,7 @@ async def test_photo_first_offers_the_model_of_the_same_tac(
     from bot.domain.device_id import luhn_check_digit
 
     inst = me(tg)
-    await inst.send("/register", expect="Which device?")
-    await inst.send("fmb140", expect="Models matching")
-    await inst.tap("Teltonika FMB140", expect="IMEI")
+    await to_imei_step(inst)
     await inst.send(IMEI, expect="Phone number")
     await inst.send("+49 170 1234567", expect="APN")
     await inst.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")

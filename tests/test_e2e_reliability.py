@@ -47,6 +47,7 @@ from tests.e2e import (
     installer,
     make_settings,
     running_bot,
+    to_imei_step,
 )
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
@@ -79,9 +80,7 @@ def settings(tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, db_path: Pa
 
 
 async def to_phone_step(me: Installer, *, timeout: float = 5.0) -> None:
-    await me.send("/register", expect="Which device?", timeout=timeout)
-    await me.send("fmb140", expect="Models matching", timeout=timeout)
-    await me.tap("Teltonika FMB140", expect="IMEI", timeout=timeout)
+    await to_imei_step(me, timeout=timeout)
     await me.send(IMEI, expect="Phone number", timeout=timeout)
 
 
