@@ -13,7 +13,6 @@ from bot.domain.fields import (
     check_apn_user,
     check_email,
     check_label,
-    suggest_label_from_plate,
 )
 
 
@@ -105,12 +104,3 @@ def test_email_ok(raw: str, value: str) -> None:
 )
 def test_email_problems(raw: str, problem: FieldProblem) -> None:
     assert check_email(raw) == bad(problem)
-
-
-def test_plate_suggestion() -> None:
-    assert suggest_label_from_plate("T571TO") == "T571TO"
-    assert suggest_label_from_plate("plate: b-ab 1234, silver") == "B-AB 1234"
-    assert suggest_label_from_plate("а123вс 77") == "А123ВС 77"
-    assert suggest_label_from_plate("no plate here") is None
-    assert suggest_label_from_plate("VIN WDB1234567890123") is None
-    assert suggest_label_from_plate("") is None

@@ -130,39 +130,3 @@ def check_email(raw: str) -> FieldCheck:
     if match is None or len(match["local"]) > 64:
         return _fail(FieldProblem.BAD_FORMAT)
     return FieldCheck(f"{match['local']}@{match['domain'].lower()}", None)
-
-
-_WORD = re.compile(r"[^\W_]+")
-
-
-def _plate_window(words: list[str]) -> bool:
-    compact = "".join(words)
-    return (
-        4 <= len(compact) <= 10
-        and any(ch.isdigit() for ch in words[-1])
-        and any(ch.isalpha() for ch in compact)
-        and all(len(w) <= 3 for w in words if w.isalpha())
-    )
-
-
-def suggest_label_from_plate(text: str) -> str | None:
-    """A label suggestion from a vehicle plate in text (e.g. OCR of a photo), or None.
-
-    A plate is 1-3 words joined by single spaces/dashes, 4-10 letters and digits in all, with
-    letters somewhere and a digit in its last word ("T571TO", "B-AB 1234", "А123ВС 77").
-    Letter-only words longer than 3 are taken as ordinary words. The first plate found wins.
-    """
-    text = unicodedata.normalize("NFKC", text)
-    spans = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    for i in range(len(spans)):
-        best: int | None = None
-        for j in range(i, min(i + 3, len(spans))):
-            if j > i:
-                gap = text[spans[j - 1][1] : spans[j][0]]
-                if gap not in (" ", "-"):
-                    break
-            if _plate_window([w for _, _, w in spans[i : j + 1]]):
-                best = j
-        if best is not None:
-            return text[spans[i][0] : spans[best][1]].upper()
-    return None

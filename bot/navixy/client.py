@@ -242,16 +242,7 @@ class NavixyClient:
 
     async def get_states(self, tracker_ids: Sequence[int]) -> dict[int, TrackerState]:
         """`tracker/get_states`; unknown and blocked trackers are left out of the result."""
-        ids = _as_list(tracker_ids, "tracker_ids")
-        if not ids:
-            return {}
-        params: dict[str, object] = {
-            "trackers": ids,
-            "allow_not_exist": True,
-            "list_blocked": True,
-        }
-        body = await self._call("tracker/get_states", params, retry=_retry_read)
-        return self._parse(_STATES, body, "states", "tracker/get_states")
+        return (await self.poll_states(tracker_ids)).states
 
     async def poll_states(self, tracker_ids: Sequence[int]) -> StatesSnapshot:
         """`tracker/get_states` with the answer's `user_time` and the blocked/unknown ids.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.search import ModelIndex, SearchHit
@@ -73,7 +74,7 @@ class Catalog:
         if self.is_fresh():
             return
         try:
-            await self.refresh()
+            await self.refresh(unless=self.is_fresh)
         except NavixyError as exc:
             if self.ready:
                 log.warning("model refresh failed, serving the cache: %s", exc.description)
@@ -85,8 +86,12 @@ class Catalog:
             return False
         return datetime.now(UTC) - self._fetched_at < self._refresh_every
 
-    async def refresh(self) -> None:
+    async def refresh(self, *, unless: Callable[[], bool] | None = None) -> None:
+        """Fetch the model list. `unless` is re-checked under the lock, so callers who
+        waited for a refresh already in progress don't fetch the list a second time."""
         async with self._lock:
+            if unless is not None and unless():
+                return
             models = await self._client.list_models()
             await self._cache.save(models)
             await self._install(models, datetime.now(UTC))
@@ -97,7 +102,7 @@ class Catalog:
         if self.ready:
             return
         try:
-            await self.refresh()
+            await self.refresh(unless=lambda: self.ready)
         except NavixyError as exc:
             raise CatalogUnavailable(exc.description) from exc
 

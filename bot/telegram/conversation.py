@@ -347,7 +347,7 @@ def _text(update: Update) -> str:
     return (message.text or "") if message is not None else ""
 
 
-async def _current(update: Update, context: Context) -> Draft | None:
+async def current_draft(update: Update, context: Context) -> Draft | None:
     """The draft this update belongs to; a button of another draft gets a polite answer."""
     draft = load_draft(update, context)
     query = update.callback_query
@@ -363,7 +363,7 @@ async def _current(update: Update, context: Context) -> Draft | None:
 
 
 async def on_model_query(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return END
     _ = tr(update)
@@ -404,7 +404,7 @@ async def on_model_query(update: Update, context: Context) -> State | None:
 
 
 async def on_model_button(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     query = update.callback_query
@@ -415,7 +415,7 @@ async def on_model_button(update: Update, context: Context) -> State | None:
 
 
 async def on_mobile_button(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     assert update.callback_query is not None
@@ -472,7 +472,7 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
 
 
 async def on_device_id(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return END
     raw = _text(update)
@@ -492,7 +492,7 @@ async def on_device_id(update: Update, context: Context) -> State | None:
 
 
 async def on_phone(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return END
     check = check_phone(_text(update))
@@ -507,7 +507,7 @@ async def on_phone(update: Update, context: Context) -> State | None:
 
 
 async def on_apn_use(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     assert update.callback_query is not None
@@ -518,7 +518,7 @@ async def on_apn_use(update: Update, context: Context) -> State | None:
 
 
 async def on_apn_other(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     assert update.callback_query is not None
@@ -547,7 +547,7 @@ async def _on_field(
     *,
     secret: bool = False,
 ) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return END
     if update.callback_query is not None or _typed_skip(update, step):  # Skip
@@ -599,7 +599,7 @@ async def on_notify_email(update: Update, context: Context) -> State | None:
 
 
 async def on_notify_phone(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return END
     if update.callback_query is not None or _typed_skip(update, Step.NOTIFY_PHONE):
@@ -617,7 +617,7 @@ async def on_notify_phone(update: Update, context: Context) -> State | None:
 
 
 async def on_group(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     query = update.callback_query
@@ -653,7 +653,7 @@ async def on_text_at_buttons(update: Update, context: Context) -> State | None:
 
 
 async def on_edit(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     _ = tr(update)
@@ -672,7 +672,7 @@ async def on_edit(update: Update, context: Context) -> State | None:
 
 
 async def on_edit_back(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     assert update.callback_query is not None
@@ -683,7 +683,7 @@ async def on_edit_back(update: Update, context: Context) -> State | None:
 
 
 async def on_edit_field(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     query = update.callback_query
@@ -701,7 +701,7 @@ async def on_edit_field(update: Update, context: Context) -> State | None:
 
 
 async def on_register(update: Update, context: Context) -> State | None:
-    draft = await _current(update, context)
+    draft = await current_draft(update, context)
     if draft is None:
         return None
     query = update.callback_query

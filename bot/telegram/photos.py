@@ -19,7 +19,6 @@ from bot.photo import PhotoProblem, PhotoReading, read_device_ids_async
 from bot.telegram import texts
 from bot.telegram.common import (
     Context,
-    answer,
     cb,
     cb_parts,
     close_keyboard,
@@ -28,7 +27,7 @@ from bot.telegram.common import (
     say,
     tr,
 )
-from bot.telegram.conversation import State, advance, ask_device_id
+from bot.telegram.conversation import State, advance, ask_device_id, current_draft
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +58,10 @@ async def on_candidate(update: Update, context: Context) -> State | None:
     """'Use <id>' or 'Type it instead' under a photo reading."""
     query = update.callback_query
     assert query is not None
-    draft = load_draft(update, context)
-    draft_id, action = cb_parts(query)
-    if draft is None or draft.id != draft_id:
-        await answer(query, texts.stale_button(tr(update)))
+    draft = await current_draft(update, context)  # answers the press; stale cards politely
+    if draft is None:
         return None
-    await answer(query)
-    value = action.removeprefix("dev:")
+    value = cb_parts(query)[1].removeprefix("dev:")
     _ = tr(update)
     await close_keyboard(query)
     if value == "type":
