@@ -45,11 +45,12 @@ def render(catalog: Catalog) -> bytes:
     catalog.msgid_bugs_address = ""
     out = io.BytesIO()
     write_po(out, catalog, width=100, omit_header=False, sort_output=True, no_location=True)
-    # The creation date changes on every run; keep the files stable.
+    # The creation date changes on every run and the generator's version with every Babel
+    # release: neither is content, so neither is written (the check compares content only).
     lines = [
         ln
         for ln in out.getvalue().splitlines(keepends=True)
-        if not ln.startswith((b'"POT-Creation-Date', b'"PO-Revision-Date'))
+        if not ln.startswith((b'"POT-Creation-Date', b'"PO-Revision-Date', b'"Generated-By'))
     ]
     return b"".join(lines)
 
