@@ -5,33 +5,40 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import warnings
 from datetime import UTC
 from typing import Any
 
-from telegram import Bot, BotCommand, Update
+from telegram import BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
     InlineQueryHandler,
     TypeHandler,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.watch import WatchPolicy
 from bot.i18n import available_languages, gettext_for
-from bot.logs import setup_logging
+from bot.logs import current_update, setup_logging
 from bot.navixy.client import NavixyClient
+from bot.ops import startup
+from bot.ops.health import ObservedRequest, Readiness, Vitals
+from bot.ops.instance import AlreadyRunning, InstanceLock
+from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
 from bot.sandbox import NavixySandbox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
+from bot.storage import stats
 from bot.storage.db import Database
 from bot.storage.journal import Attempt, RegistrationJournal
 from bot.storage.model_cache import ModelCache
@@ -56,24 +63,39 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 SANDBOX_KEY = "sandbox"
+VITALS_KEY = "vitals"
+HEALTH_KEY = "health"
+BACKGROUND_ERRORS_KEY = "background_errors"
 RESOLVE_EVERY_SECONDS = 60.0
+
+# The registration conversation has button steps; with per_message=False PTB warns that
+# buttons are tracked per chat and user, which is exactly what this bot wants.
+warnings.filterwarnings(
+    "ignore", message=".*will not be tracked for every message.*", category=PTBUserWarning
+)
 
 
 def build_application(settings: Settings) -> App:
     """The bot exactly as production runs it (tests build it with this too)."""
     api = settings.telegram_api_url
+    vitals = Vitals()
 
     persistence = SqlitePersistence(path=settings.database_path)
 
     async def post_init(app: App) -> None:
         # One SQLite connection for conversations, journal and model cache.
         await _start_services(app, settings, await persistence.database())
+        if settings.health_port is not None:
+            await _start_health(app, settings, vitals)
 
     app: App = (
         ApplicationBuilder()
         .token(settings.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        # PTB's own defaults (256 connections; 1 for getUpdates), observed for health/metrics.
+        .request(ObservedRequest(vitals, connection_pool_size=256))
+        .get_updates_request(ObservedRequest(vitals, connection_pool_size=1))
         .persistence(persistence)
         .concurrent_updates(PerConversationProcessor(64))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
@@ -82,6 +104,26 @@ def build_application(settings: Settings) -> App:
         .post_shutdown(_stop_services)
         .build()
     )
+    app.bot_data[VITALS_KEY] = vitals
+    background = BackgroundErrors(
+        stop=app.stop_running,
+        telegram_answered_since=vitals.polled_since,
+        conflict_exit_seconds=settings.telegram_conflict_exit_seconds,
+    )
+    app.bot_data[BACKGROUND_ERRORS_KEY] = background
+
+    async def on_background_error(update: object, context: Context) -> None:
+        # getUpdates and job errors (update is None): one line, no traceback.
+        if update is None and context.error is not None and background(context.error):
+            raise ApplicationHandlerStop
+
+    async def note_update(update: Update, context: Context) -> None:
+        user = update.effective_user
+        current_update.set((update.update_id, user.id if user else None))
+        vitals.metrics.updates.labels(_update_kind(update)).inc()
+
+    app.add_error_handler(on_background_error)
+    app.add_handler(TypeHandler(Update, note_update), group=-2)
     app.add_handler(TypeHandler(Update, access_gate), group=-1)
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
@@ -107,12 +149,14 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         url = await sandbox.start()
         app.bot_data[SANDBOX_KEY] = sandbox
         log.warning("Navixy SANDBOX at %s: registrations are not real", url)
+    vitals: Vitals = app.bot_data[VITALS_KEY]
     client = NavixyClient(
         url,
         api_key=api_key,
         login=settings.navixy_login,
         password=settings.navixy_password,
         timeout=settings.navixy_timeout_seconds,
+        observer=vitals.observe_navixy,
     )
     journal = RegistrationJournal(db)
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
@@ -226,7 +270,45 @@ async def _watch_recovered(context: Context, attempt: Attempt, outcome: Register
         log.exception("could not start watching tracker %d", outcome.tracker_id)
 
 
+async def _start_health(app: App, settings: Settings, vitals: Vitals) -> None:
+    svc = services_of(app)
+
+    async def refresh_store() -> None:
+        vitals.metrics.store(
+            await stats.registrations_by_status(svc.db),
+            await stats.active_watches_by_status(svc.db),
+        )
+
+    readiness = Readiness(
+        vitals,
+        database_writable=lambda: stats.check_writable(svc.db),
+        catalog_fresh=svc.catalog.is_fresh,
+        refresh_store=refresh_store,
+    )
+    from bot.ops.health_server import HealthServer  # aiohttp only when asked for
+
+    assert settings.health_port is not None
+    server = HealthServer(settings.health_host, settings.health_port, vitals, readiness)
+    await server.start()
+    app.bot_data[HEALTH_KEY] = server
+
+
+def services_of(app: App) -> Services:
+    svc: Services = app.bot_data[SERVICES_KEY]
+    return svc
+
+
+def _update_kind(update: Update) -> str:
+    for kind in ("message", "edited_message", "callback_query", "inline_query"):
+        if getattr(update, kind) is not None:
+            return kind
+    return "other"
+
+
 async def _stop_services(app: App) -> None:
+    health = app.bot_data.get(HEALTH_KEY)
+    if health is not None:
+        await health.stop()
     svc: Services | None = app.bot_data.get(SERVICES_KEY)
     if svc is not None:
         await svc.client.aclose()
@@ -239,7 +321,7 @@ async def _stop_services(app: App) -> None:
 
 
 def configure_logging(settings: Settings) -> None:
-    """The process's logging, from LOG_LEVEL; known secret values are redacted.
+    """The process's logging, from LOG_LEVEL and LOG_FORMAT; known secret values are redacted.
 
     LOG_LEVEL=DEBUG applies to the bot's own loggers only. The libraries' DEBUG output
     dumps whole updates and Bot API parameters (PTB) and SQL parameters (aiosqlite):
@@ -247,17 +329,21 @@ def configure_logging(settings: Settings) -> None:
     drafts. No filter can recognise those, so the libraries stay at INFO.
     """
     secrets = [settings.bot_token.get_secret_value()]
-    if settings.navixy_api_key:
-        secrets.append(settings.navixy_api_key.get_secret_value())
-    if settings.navixy_password:
-        secrets.append(settings.navixy_password.get_secret_value())
-    setup_logging(settings.log_level, secrets)
+    for secret in (settings.navixy_api_key, settings.navixy_password, settings.webhook_secret):
+        if secret:
+            secrets.append(secret.get_secret_value())
+    setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
     if settings.log_level == "DEBUG":
         logging.getLogger().setLevel(logging.INFO)
         logging.getLogger("bot").setLevel(logging.DEBUG)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["backup"]:
+        from bot.ops.backup import main as backup_main
+
+        return backup_main(args[1:])
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -265,30 +351,59 @@ def main() -> int:
             print(f"configuration error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    lock = InstanceLock(settings.database_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(
+            f"startup error: another instance uses {settings.database_path} ({exc.holder}); "
+            "stop it first",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as exc:
+        print(
+            f"startup error: cannot write beside the database {settings.database_path}: "
+            f"{exc.strerror} (the folder must be writable by the bot's user)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return _run(settings)
+    finally:
+        lock.release()
+
+
+def _run(settings: Settings) -> int:
+    findings = asyncio.run(startup.check(settings))
+    for finding in findings:
+        if finding.exit_code:
+            print(f"startup error: {finding.text}", file=sys.stderr)
+        else:
+            logging.getLogger("bot.startup").log(finding.level, finding.text)
+    failed = [f.exit_code for f in findings if f.exit_code]
+    if failed:
+        return failed[0]
     app = build_application(settings)
     log.info("starting; database %s", settings.database_path)
-    failure = asyncio.run(_telegram_problem(settings))
-    if failure is not None:
-        exit_code, message = failure
-        print(f"startup error: {message}", file=sys.stderr)
-        return exit_code
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0
+    if settings.webhook_url is not None and settings.webhook_secret is not None:
+        log.info("webhook mode: Telegram posts to %s", settings.webhook_url)
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=_webhook_path(settings.webhook_url),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    background: BackgroundErrors = app.bot_data[BACKGROUND_ERRORS_KEY]
+    return background.exit_code
 
 
-async def _telegram_problem(settings: Settings) -> tuple[int, str] | None:
-    """One getMe before starting, so a wrong token or URL is one clear line, not a traceback."""
-    api = settings.telegram_api_url
-    bot: Bot = Bot(
-        settings.bot_token.get_secret_value(),
-        base_url=f"{api}/bot",
-        base_file_url=f"{api}/file/bot",
-    )
-    try:
-        async with bot:
-            pass  # initialize() calls getMe
-    except InvalidToken:
-        return 2, "Telegram refused BOT_TOKEN (check it with @BotFather)"
-    except (NetworkError, TimedOut) as exc:
-        return 1, f"cannot reach Telegram at {api}: {exc.message}"
-    return None
+def _webhook_path(url: str) -> str:
+    """The path part of WEBHOOK_URL: the proxy forwards it unchanged."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lstrip("/")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,12 +35,26 @@ class Settings(BaseSettings):
     navixy_api_key: SecretStr | None = None
     navixy_login: str | None = None
     navixy_password: SecretStr | None = None
+    # A relative DATABASE_PATH is taken under DATA_DIR (the image sets DATA_DIR=/data, its
+    # volume), so a copied .env can never move the database out of the volume.
+    data_dir: Path = Path(".")
     database_path: Path = Path("data/bot.db")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     installer_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     model_refresh_hours: float = Field(default=24.0, gt=0)
     navixy_timeout_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    telegram_conflict_exit_seconds: float = Field(default=60.0, gt=0)
+    # Health and metrics (/healthz, /readyz, /metrics); off unless a port is given.
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_host: str = "127.0.0.1"
+    # Webhook mode (behind a reverse proxy): Telegram posts updates to WEBHOOK_URL, which
+    # the proxy forwards to WEBHOOK_LISTEN:WEBHOOK_PORT. Polling when unset.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
     # Watching a registered device until it is online (bot/services/watcher.py).
     watch_activation_minutes: float = Field(default=15.0, gt=0)
     watch_max_hours: float = Field(default=24.0, gt=0)
@@ -72,6 +87,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://" + " (or be 'sandbox')")
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith("https://") and not value.startswith("http://127.0.0.1"):
+            raise ValueError("must start with https:// (Telegram posts only to HTTPS)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters: letters, digits, _ and -")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -79,6 +114,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        if not self.database_path.is_absolute():
+            self.database_path = self.data_dir / self.database_path
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_URL needs WEBHOOK_SECRET (Telegram sends it with updates)")
+        return self
 
     @model_validator(mode="after")
     def _credentials(self) -> Settings:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+# The update being handled (set by the first handler group; PTB runs each update in its
+# own task, so the value follows that update's handlers and nothing else).
+current_update: ContextVar[tuple[int, int | None] | None] = ContextVar(
+    "current_update", default=None
+)
 
 
 class RedactingFilter(logging.Filter):
@@ -39,9 +48,40 @@ class RedactingFilter(logging.Filter):
 _FORMATTER = logging.Formatter()
 
 
-def setup_logging(level: str, secrets: Iterable[str]) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (+ update_id, user_id, error)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        update = current_update.get()
+        if update is not None:
+            entry["update_id"], entry["user_id"] = update
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["error"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        update = current_update.get()
+        return line if update is None else f"{line} [update {update[0]} user {update[1]}]"
+
+
+def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = False) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

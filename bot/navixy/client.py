@@ -123,6 +123,10 @@ def _as_list(values: Sequence[_T], name: str) -> list[_T]:
     return list(values)
 
 
+# Told of every HTTP exchange: (action, "ok" | error code | "unavailable", seconds).
+CallObserver = Callable[[str, str, float], None]
+
+
 class NavixyClient:
     """Async client for the Navixy API v2 calls the bot needs.
 
@@ -144,7 +148,9 @@ class NavixyClient:
         read_retries: int = 3,
         backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
+        self._observer = observer
         self._base_url = base_url.strip().rstrip("/")
         self._hash = _secret_value(api_key)
         self._login = login or None
@@ -370,9 +376,16 @@ class NavixyClient:
             exc.description = _redact(exc.description, secrets)
             exc.args = (f"Navixy error {exc.code}: {exc.description}",)
             self._log_failure(action, exc, started)
+            result = "unavailable" if isinstance(exc, NavixyUnavailable) else str(exc.code)
+            self._observe(action, result, started)
             raise
         log.debug("%s: ok in %.0f ms", action, (time.monotonic() - started) * 1000)
+        self._observe(action, "ok", started)
         return body
+
+    def _observe(self, action: str, result: str, started: float) -> None:
+        if self._observer is not None:
+            self._observer(action, result, time.monotonic() - started)
 
     async def _post(
         self, action: str, params: Mapping[str, object], headers: Mapping[str, str]

@@ -16,6 +16,7 @@ bounded. See the class docstring of `FakeTelegram` for the test-side API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import io
 import itertools
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from aiohttp.web_request import FileField
 
 from tests.fakes.tg_rules import (
@@ -556,7 +557,16 @@ class FakeTelegram:
         flood_limit: int | None = None,
         strict_html_ampersand: bool = True,
         callback_answer_window: float = CALLBACK_ANSWER_WINDOW,
+        inline_mode: bool = True,
     ) -> None:
+        self.inline_mode = inline_mode
+        # Webhook mode (setWebhook): updates are POSTed to the URL instead of getUpdates.
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self.webhook_posts: list[tuple[int, int]] = []  # (update_id, HTTP status)
+        self._pusher: asyncio.Task[None] | None = None
+        # getUpdates faults: each entry answers one call instead of the real thing.
+        self.get_updates_faults: list[tuple[int, str]] = []
         self.token = token
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0])
@@ -599,6 +609,7 @@ class FakeTelegram:
             "logout": self._true,
             "close": self._true,
             "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
             "getwebhookinfo": self._get_webhook_info,
             "getupdates": self._get_updates_unused,
             "setmycommands": self._set_my_commands,
@@ -672,6 +683,11 @@ class FakeTelegram:
         return self._url
 
     async def stop(self) -> None:
+        pusher, self._pusher = self._pusher, None
+        if pusher is not None:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
         runner, self._runner = self._runner, None
         self._poll_generation += 1
         self._signal.notify()
@@ -1349,6 +1365,17 @@ class FakeTelegram:
             err = ApiError("Unauthorized", 401)
             return self._reply(ApiCall(method, {}, False, err.description, 401), exc=err)
         if method.lower() == "getupdates":
+            if self.webhook_url is not None:
+                err = ApiError(
+                    "Conflict: can't use getUpdates method while webhook is active; use "
+                    "deleteWebhook to delete the webhook first",
+                    409,
+                )
+                return self._reply(ApiCall(method, {}, False, err.description, 409), exc=err)
+            if self.get_updates_faults:
+                status, description = self.get_updates_faults.pop(0)
+                err = ApiError(description, status)
+                return self._reply(ApiCall(method, {}, False, description, status), exc=err)
             return await self._get_updates(request, method)
         self._inflight += 1
         self._activity += 1
@@ -1477,12 +1504,57 @@ class FakeTelegram:
             **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": not self.privacy_mode,
-            "supports_inline_queries": True,
+            "supports_inline_queries": self.inline_mode,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
 
+    async def _set_webhook(self, params: _Params) -> bool:
+        url = params.req_string("url")
+        if not url.startswith(("https://", "http://127.0.0.1")):
+            raise bad("bad webhook: HTTPS URL must be provided for webhook")
+        secret = params.string("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise bad("bad webhook: secret token contains unallowed characters")
+        self.webhook_url, self.webhook_secret = url, secret
+        if params.flag("drop_pending_updates"):
+            self._pending = []
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push_updates())
+        return True
+
+    async def _push_updates(self) -> None:
+        """Telegram's side of a webhook: POST each pending update, in order, until 2xx."""
+        async with ClientSession() as session:
+            while self.webhook_url is not None and self._runner is not None:
+                await self._signal.wait_for(
+                    lambda: bool(self._pending) or self.webhook_url is None, timeout=1.0
+                )
+                if not self._pending or self.webhook_url is None:
+                    continue
+                update = self._pending[0]
+                headers = {}
+                if self.webhook_secret is not None:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
+                try:
+                    async with session.post(
+                        self.webhook_url, json=update, headers=headers, timeout=ClientTimeout(5)
+                    ) as response:
+                        status = response.status
+                except (OSError, TimeoutError, ClientError):
+                    status = 0
+                self.webhook_posts.append((update["update_id"], status))
+                if 200 <= status < 300:
+                    if self._pending and self._pending[0] is update:
+                        self._pending.pop(0)
+                    self.delivery_counts[update["update_id"]] += 1
+                    self._signal.notify()
+                else:
+                    await asyncio.sleep(0.2)
+
     async def _delete_webhook(self, params: _Params) -> bool:
+        self.webhook_url = self.webhook_secret = None
+        self._signal.notify()
         if params.flag("drop_pending_updates"):
             if self._pending:
                 self._confirmed_offset = self._pending[-1]["update_id"] + 1
@@ -1491,7 +1563,7 @@ class FakeTelegram:
 
     async def _get_webhook_info(self, params: _Params) -> dict[str, Any]:
         return {
-            "url": "",
+            "url": self.webhook_url or "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._pending),
         }

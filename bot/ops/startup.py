@@ -1,0 +1,112 @@
+"""Checks before the bot starts, each one clear sentence: what is wrong and what to do."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot
+from telegram.error import InvalidToken, NetworkError, TimedOut
+
+from bot.config import Settings
+from bot.navixy.client import NavixyClient
+from bot.navixy.errors import NavixyError, NavixyUnavailable
+
+log = logging.getLogger("bot.startup")
+
+RATE_LIMITED = 15  # Navixy: too many requests; says nothing about the credentials
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: int  # logging.ERROR, WARNING or INFO
+    text: str
+    exit_code: int = 0  # non-zero: refuse to start
+
+
+NO_USERS = (
+    "nobody may use the bot yet: ADMIN_IDS and INSTALLER_IDS are empty. Send the bot any "
+    "message from Telegram: it answers with your user id; put it in ADMIN_IDS and restart"
+)
+INLINE_OFF = (
+    "inline mode is off for this bot: the 'Search all models' button and '@bot <model>' "
+    "will not work (typed search and its buttons still do). Turn it on in @BotFather: "
+    "/setinline, pick the bot, enter a placeholder such as 'model name'"
+)
+PRIVACY_ON = (
+    "group privacy mode is on (BotFather's default): in group chats the bot sees commands "
+    "and replies to its own messages only, so installers answer its questions with the "
+    "reply box it opens. Nothing to do unless crews report unanswered messages"
+)
+
+
+async def check(settings: Settings) -> list[Finding]:
+    found: list[Finding] = []
+    if not settings.admin_ids and not settings.installer_ids:
+        found.append(Finding(logging.WARNING, NO_USERS))
+    telegram = await _check_telegram(settings)
+    found += telegram
+    if any(f.exit_code for f in telegram):
+        return found
+    if not settings.use_sandbox:
+        found += await _check_navixy(settings)
+    return found
+
+
+async def _check_telegram(settings: Settings) -> list[Finding]:
+    """One getMe, so a wrong token or URL is one clear line, not a traceback."""
+    api = settings.telegram_api_url
+    bot: Bot = Bot(
+        settings.bot_token.get_secret_value(),
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+    )
+    try:
+        async with bot:  # initialize() calls getMe
+            me = bot.bot
+    except InvalidToken:
+        return [Finding(logging.ERROR, "Telegram refused BOT_TOKEN (check it with @BotFather)", 2)]
+    except (NetworkError, TimedOut) as exc:
+        return [Finding(logging.ERROR, f"cannot reach Telegram at {api}: {exc.message}", 1)]
+    found = []
+    if not me.supports_inline_queries:
+        found.append(Finding(logging.WARNING, INLINE_OFF))
+    if not me.can_read_all_group_messages:
+        found.append(Finding(logging.INFO, PRIVACY_ON))
+    return found
+
+
+async def _check_navixy(settings: Settings) -> list[Finding]:
+    """The credentials must be able to list the models: nothing can be registered otherwise."""
+    client = NavixyClient(
+        settings.navixy_api_url,
+        api_key=settings.navixy_api_key,
+        login=settings.navixy_login,
+        password=settings.navixy_password,
+        timeout=settings.navixy_timeout_seconds,
+        read_retries=0,
+    )
+    try:
+        async with client:
+            await client.list_models()
+    except NavixyUnavailable as exc:
+        return [
+            Finding(
+                logging.WARNING,
+                f"Navixy did not answer at {settings.navixy_api_url} ({exc.description}): "
+                "starting anyway, with the model list from the cache",
+            )
+        ]
+    except NavixyError as exc:
+        if exc.code == RATE_LIMITED:
+            return []
+        return [
+            Finding(
+                logging.ERROR,
+                f"Navixy refused to list the device models with these credentials "
+                f"(error {exc.code}: {exc.description}): check NAVIXY_API_KEY (or "
+                "NAVIXY_LOGIN/NAVIXY_PASSWORD) and NAVIXY_API_URL (the account's region)",
+                2,
+            )
+        ]
+    return []
