@@ -30,7 +30,7 @@ from bot.i18n import available_languages, gettext_for
 from bot.logs import current_update, setup_logging
 from bot.navixy.client import NavixyClient
 from bot.ops import startup
-from bot.ops.health import ObservedRequest, Readiness, Vitals
+from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
@@ -63,7 +63,6 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 SANDBOX_KEY = "sandbox"
-VITALS_KEY = "vitals"
 HEALTH_KEY = "health"
 BACKGROUND_ERRORS_KEY = "background_errors"
 RESOLVE_EVERY_SECONDS = 60.0

@@ -15,6 +15,7 @@ from telegram.error import TelegramError
 
 from bot.domain.device_id import IdRule, check_device_id, parse_id_type
 from bot.domain.draft import Draft, Step
+from bot.ops.health import observe_photo
 from bot.photo import PhotoProblem, PhotoReading, read_device_ids_async
 from bot.telegram import texts
 from bot.telegram.common import (
@@ -137,6 +138,7 @@ async def _read(context: Context, message: Message, rule: IdRule) -> PhotoReadin
         log.info("photo download failed: %s", exc)
         return PhotoProblem.CORRUPT
     reading = await read_device_ids_async(data, rule)
+    observe_photo(context.bot_data, reading.elapsed_ms / 1000)
     log.info(
         "photo read: %d candidates, %d codes seen, problem %s, %.0f ms",
         len(reading.candidates),
