@@ -91,6 +91,7 @@ def test_image_settings_keep_the_database_in_the_volume() -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(600)  # a whole install from the lock (pip's cache makes it ~30 s)
 async def test_image_steps_run_as_a_non_root_user_with_only_data_writable() -> None:
     # Not pytest's tmp_path: its parents are private to root, like nothing in an image.
     with tempfile.TemporaryDirectory(prefix="image-steps-") as tmp:
