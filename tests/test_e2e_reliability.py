@@ -479,7 +479,7 @@ async def test_dropped_connection_after_commit_finds_the_tracker(
     assert tracker_id_in(done.text) == tracker.id
     register = sandbox.calls_to("tracker/register")
     assert len(register) == 1 and register[0].http_status == 0  # the answer never came
-    assert len(sandbox.calls_to("tracker/list")) == 1
+    assert len(sandbox.calls_to("tracker/list")) == 2  # the snapshot before, the lookup after
     assert [a for a in sandbox.calls if a.action.startswith("tracker/register")] == register
     (row,) = journal(db_path)
     assert (row["status"], row["tracker_id"], row["device_id"]) == ("success", tracker.id, IMEI)
@@ -495,13 +495,14 @@ async def test_timeout_then_late_commit_found_by_the_lookup(
     async with bot_running(settings):
         card = await to_summary(me)
         sandbox.inject("tracker/register", Delay(1.3))  # commits at ~1.3 s
+        sandbox.inject("tracker/list", Delay(0))  # the snapshot before sending
         sandbox.inject("tracker/list", Delay(0.7))  # asked at ~1 s, answered at ~1.7 s
         done = await me.tap(REGISTER, on=card, new_message=False, expect="Registered")
 
     (tracker,) = sandbox.trackers.values()
     assert tracker_id_in(done.text) == tracker.id
     assert len(sandbox.calls_to("tracker/register")) == 1
-    assert len(sandbox.calls_to("tracker/list")) == 1
+    assert len(sandbox.calls_to("tracker/list")) == 2  # the snapshot, the lookup
     (row,) = journal(db_path)
     assert (row["status"], row["tracker_id"]) == ("success", tracker.id)
     assert not tg.errors
@@ -526,7 +527,7 @@ async def test_timeout_before_commit_then_retry_finds_it(
     (tracker,) = sandbox.trackers.values()
     assert tracker_id_in(done.text) == tracker.id
     assert len(sandbox.calls_to("tracker/register")) == 1  # Retry looked before sending
-    assert len(sandbox.calls_to("tracker/list")) == 2
+    assert len(sandbox.calls_to("tracker/list")) == 3  # snapshot, lookup, Retry's lookup
     (row,) = journal(db_path)
     assert (row["status"], row["tracker_id"]) == ("success", tracker.id)
     assert not tg.errors
@@ -550,7 +551,7 @@ async def test_late_commit_after_a_restart_is_found_on_retry(
         await crash(first)
     async with bot_running(settings):
         async with asyncio.timeout(5):
-            await sandbox.wait_for_calls("tracker/list", 2)  # the start-up lookup
+            await sandbox.wait_for_calls("tracker/list", 3)  # the start-up lookup
         assert not sandbox.trackers
         assert [r["status"] for r in journal(db_path)] == ["unknown"]
         async with asyncio.timeout(8):
@@ -588,7 +589,7 @@ async def test_late_commit_after_a_restart_224_is_resolved_as_ours(
         await crash(first)
     async with bot_running(settings):
         async with asyncio.timeout(5):
-            await sandbox.wait_for_calls("tracker/list", 2)  # the start-up lookup
+            await sandbox.wait_for_calls("tracker/list", 3)  # the start-up lookup
         assert not sandbox.trackers
         await eventually(lambda: [r["status"] for r in journal(db_path)] == ["failed"])
         async with asyncio.timeout(8):
