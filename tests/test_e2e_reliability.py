@@ -966,3 +966,244 @@ def _dump(db_path: Path) -> list[str]:
     """Every row of every table, as SQL text (WAL content included)."""
     with closing(sqlite3.connect(db_path)) as conn:
         return list(conn.iterdump())
+
+
+# =============================================================================================
+# 7. Never a wrong or lost result (issue 8): unknown outcomes for platform-assigned IDs, and
+#    the result's delivery as its own durable step.
+# =============================================================================================
+
+
+async def register_foreign_app(sandbox: NavixySandbox, api_key: str, label: str) -> Any:
+    """A tracker of the account that the bot did not create (someone used the web UI)."""
+    async with NavixyClient(sandbox.base_url, api_key=api_key) as client:
+        return await client.register(
+            RegisterRequest(label=label, group_id=0, plugin_id=35, model="mobile_unknown_xgps")
+        )
+
+
+def said(tg: FakeTelegram, me: Installer) -> list[str]:
+    """Everything the installer was shown: every message text and every edit of one."""
+    texts = [m.text or "" for m in tg.messages(me.chat)]
+    for call in tg.calls("editMessageText") + tg.calls("sendMessage"):
+        if str(call.params.get("chat_id")) == str(me.chat.id):
+            texts.append(str(call.params.get("text", "")))
+    return texts
+
+
+@pytest.mark.parametrize("fault", [ErrorFault(1), ErrorFault(6)], ids=["500-db", "500-unexpected"])
+async def test_app_500_never_adopts_someone_elses_tracker_with_the_same_label(
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    api_key: str,
+    settings: Settings,
+    db_path: Path,
+    fault: ErrorFault,
+) -> None:
+    foreign = await register_foreign_app(sandbox, api_key, "Van 7")
+    me = installer(tg)
+    async with bot_running(settings):
+        card = await mobile_to_summary(me, label="Van 7")
+        sandbox.inject("tracker/register", fault)  # HTTP 500, nothing created
+        failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
+        assert "the tracker is not there, nothing was registered" in (failed.text or "")
+        assert list(sandbox.trackers) == [foreign.id]
+        # Retry sends it again at once (a 500 is an answer: nothing is still in progress).
+        done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
+
+    ours = tracker_id_in(done.text)
+    assert ours != foreign.id and set(sandbox.trackers) == {foreign.id, ours}
+    # Never shown the foreign tracker's ID or identifier; told "checking" while it looked.
+    shown = said(tg, me)
+    assert not [t for t in shown if str(foreign.id) in t or foreign.source.device_id in t]
+    assert any("Checking whether the tracker was created" in t for t in shown)
+    assert sandbox.trackers[ours].device_id in (done.text or "")
+    assert [(r["status"], r["tracker_id"]) for r in journal(db_path)] == [
+        ("failed", None),
+        ("success", ours),
+    ]
+    (snapshot_row, _) = journal(db_path)
+    assert snapshot_row["snapshot"] == f"[{foreign.id}]"
+    assert len(sandbox.calls_to("tracker/register")) == 3  # the foreign one, ours twice
+    assert not tg.errors
+
+
+async def test_app_timeout_with_a_look_alike_created_meanwhile_by_someone_else_is_not_adopted(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, db_path: Path
+) -> None:
+    """A timeout, then Navixy commits late: Retry finds the new tracker, never the older
+    look-alike that was in the snapshot, and sends nothing again."""
+    settings = make_settings(tg, sandbox.base_url, api_key, db_path, navixy_timeout_seconds=0.5)
+    foreign = await register_foreign_app(sandbox, api_key, "Van 7")
+    me = installer(tg)
+    async with bot_running(settings):
+        card = await mobile_to_summary(me, label="Van 7")
+        sandbox.inject("tracker/register", Delay(1.5))
+        failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
+        assert "may still be creating it" in (failed.text or "")
+        async with asyncio.timeout(5):
+            await sandbox.wait_for_calls("tracker/register", 2)  # the late commit
+        done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
+
+    ours = tracker_id_in(done.text)
+    assert ours != foreign.id and set(sandbox.trackers) == {foreign.id, ours}
+    assert not [t for t in said(tg, me) if str(foreign.id) in t]
+    assert len(sandbox.calls_to("tracker/register")) == 2  # the foreign one, ours once
+    assert not tg.errors
+
+
+def _registered_texts(tg: FakeTelegram, me: Installer) -> list[BotMessage]:
+    return [m for m in tg.messages(me.chat) if "Registered" in (m.text or "")]
+
+
+def _is_result(params: Any) -> bool:
+    return "Registered." in str(params.get("text", ""))
+
+
+@pytest.mark.parametrize("mobile", [False, True], ids=["hardware", "app"])
+async def test_result_edit_and_resend_fail_the_result_is_delivered_later_once(
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    api_key: str,
+    db_path: Path,
+    mobile: bool,
+) -> None:
+    """Telegram fails the result edit and its resend: the success stays "delivery pending";
+    /register of the same device meanwhile gets that result (no second tracker); the
+    periodic job has nothing left to send; the watch starts from the journal."""
+    from tests.fakes.faulty_telegram import FaultyTelegram, TgError
+
+    async with FaultyTelegram(tg) as proxy:
+        settings = make_settings(tg, sandbox.base_url, api_key, db_path)
+        settings = settings.model_copy(update={"telegram_api_url": proxy.url})
+        me = installer(tg)
+        async with bot_running(settings) as app:
+            card = await (mobile_to_summary(me, "Van 7") if mobile else to_summary(me))
+            proxy.inject("editMessageText", TgError(502), when=_is_result)
+            proxy.inject("sendMessage", TgError(500), when=_is_result)
+            await me.tap(REGISTER, on=card, new_message=False, expect="Registering")
+            await eventually(lambda: bool(journal(db_path)), what="journaled")
+            await eventually(
+                lambda: journal(db_path)[0]["status"] == "success" and proxy.total == 2,
+                what="registered, result lost",
+            )
+            await tg.wait_idle()
+            (row,) = journal(db_path)
+            assert row["delivered_at"] is None
+            assert _registered_texts(tg, me) == []
+            # The installer never saw it and registers the same device again.
+            again = await (mobile_to_summary(me, "Van 7") if mobile else to_summary(me))
+            done = await me.tap(REGISTER, on=again, new_message=False, expect="Registered")
+            assert app.job_queue is not None
+            (job,) = app.job_queue.get_jobs_by_name("journal-resolve")
+            await job.run(app)  # nothing left to deliver
+            await tg.wait_idle()
+
+    (tracker,) = sandbox.trackers.values()
+    assert tracker_id_in(done.text) == tracker.id
+    assert [m.message_id for m in _registered_texts(tg, me)] == [done.message_id]
+    assert len(sandbox.calls_to("tracker/register")) == 1
+    (row,) = journal(db_path)
+    assert row["delivered_at"] is not None
+    watching = [m for m in tg.messages(me.chat) if "📡" in (m.text or "")]
+    assert len(watching) == (0 if mobile else 1)
+    assert not tg.errors
+
+
+async def test_result_lost_then_delivered_by_the_job_with_the_watch(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, db_path: Path
+) -> None:
+    from tests.fakes.faulty_telegram import FaultyTelegram, TgError
+
+    async with FaultyTelegram(tg) as proxy:
+        settings = make_settings(tg, sandbox.base_url, api_key, db_path)
+        settings = settings.model_copy(update={"telegram_api_url": proxy.url})
+        me = installer(tg)
+        async with bot_running(settings) as app:
+            card = await to_summary(me)
+            proxy.inject("editMessageText", TgError(500), when=_is_result)
+            proxy.inject("sendMessage", TgError(429, retry_after=1), times=3, when=_is_result)
+            await me.tap(REGISTER, on=card, new_message=False, expect="Registering")
+            await eventually(lambda: proxy.total == 4, what="edit and 3 sends failed")
+            await tg.wait_idle()
+            assert _registered_texts(tg, me) == []
+            assert app.job_queue is not None
+            (job,) = app.job_queue.get_jobs_by_name("journal-resolve")
+            await job.run(app)
+            notice = await tg.wait_for_message(me.chat, lambda m: "Registered" in (m.text or ""))
+            status = await tg.wait_for_message(me.chat, lambda m: "📡" in (m.text or ""))
+            await job.run(app)  # delivered once: nothing more
+            await tg.wait_idle()
+
+    (tracker,) = sandbox.trackers.values()
+    assert tracker_id_in(notice.text) == tracker.id
+    assert notice.message_id < status.message_id
+    assert len(_registered_texts(tg, me)) == 1
+    (row,) = journal(db_path)
+    assert row["delivered_at"] is not None and row["card_message_id"] == notice.message_id
+    assert not tg.errors
+
+
+@pytest.mark.parametrize("mobile", [False, True], ids=["hardware", "app"])
+async def test_kill_9_between_navixy_and_the_chat_result_delivered_after_restart(
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    api_key: str,
+    db_path: Path,
+    tmp_path: Path,
+    mobile: bool,
+) -> None:
+    """Navixy created the tracker; the bot is killed while Telegram holds the result edit.
+    The next process delivers "Registered" once, starts the watch, and the installer's
+    /register of the same device makes no second tracker."""
+    from tests.fakes.faulty_telegram import FaultyTelegram, TgHold
+
+    async with FaultyTelegram(tg) as proxy:
+        env = process_env(tg, sandbox, api_key, db_path)
+        env["TELEGRAM_API_URL"] = proxy.url
+        me = installer(tg)
+        async with bot_processes(tg, env, tmp_path) as process:
+            first = process("first")
+            await first.start()
+            if mobile:
+                card = await mobile_to_summary(me, "Van 7")
+            else:
+                await to_phone_step(me, timeout=15)
+                card = await phone_to_summary(me)
+            proxy.inject("editMessageText", TgHold(), when=_is_result)
+            await me.tap(REGISTER, on=card, new_message=False, expect="Registering")
+            async with asyncio.timeout(15):
+                await proxy.held.wait()  # the result is on its way to the chat
+            await first.kill()
+            (tracker,) = sandbox.trackers.values()
+            (row,) = journal(db_path)
+            assert (row["status"], row["delivered_at"]) == ("success", None)
+            proxy.calm()
+
+            second = process("second")
+            await second.start()
+            notice = await tg.wait_for_message(
+                me.chat, lambda m: "Registered" in (m.text or ""), timeout=15
+            )
+            assert tracker_id_in(notice.text) == tracker.id
+            if not mobile:
+                await tg.wait_for_message(me.chat, lambda m: "📡" in (m.text or ""), timeout=15)
+            await eventually(lambda: journal(db_path)[0]["delivered_at"] is not None)
+            # The installer registers the same device again anyway.
+            if mobile:
+                again = await mobile_to_summary(me, "Van 7")
+                await me.tap(REGISTER, on=again, new_message=False, expect="Registered")
+                await second.kill()
+            else:
+                await to_phone_step(me, timeout=15)
+                again = await phone_to_summary(me)
+                await me.tap(REGISTER, on=again, new_message=False, expect="already")
+                await second.kill()
+
+    if mobile:
+        # A delivered result was seen: a second app with the same label is a new registration.
+        assert len(sandbox.calls_to("tracker/register")) == 2
+    else:
+        assert list(sandbox.trackers) == [tracker.id]
+    assert len([m for m in _registered_texts(tg, me) if m.message_id <= notice.message_id]) == 1
+    assert not tg.errors
