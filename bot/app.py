@@ -32,7 +32,7 @@ from bot.sandbox import NavixySandbox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
-from bot.storage.db import Database
+from bot.storage.db import Database, storage_problem
 from bot.storage.journal import RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
@@ -238,8 +238,12 @@ def main() -> int:
             print(f"configuration error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    app = build_application(settings)
     log.info("starting; database %s", settings.database_path)
+    storage = asyncio.run(storage_problem(settings.database_path))
+    if storage is not None:
+        print(f"startup error: {storage}", file=sys.stderr)
+        return 1
+    app = build_application(settings)
     failure = asyncio.run(_telegram_problem(settings))
     if failure is not None:
         exit_code, message = failure

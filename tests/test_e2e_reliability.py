@@ -34,6 +34,7 @@ from bot.navixy.models import RegisterRequest
 from bot.sandbox import Delay, DropAfterCommit, ErrorFault, NavixySandbox
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
+from bot.storage.migrations import MIGRATIONS
 from bot.telegram.common import SERVICES_KEY, Services
 from tests.e2e import (
     ACTIVATION_CODES,
@@ -1206,4 +1207,154 @@ async def test_kill_9_between_navixy_and_the_chat_result_delivered_after_restart
     else:
         assert list(sandbox.trackers) == [tracker.id]
     assert len([m for m in _registered_texts(tg, me) if m.message_id <= notice.message_id]) == 1
+    assert not tg.errors
+
+
+# =============================================================================================
+# 8. Storage at start (issue 8, item 6): refuse with one clear line, or quarantine one row.
+# =============================================================================================
+
+
+async def run_until_exit(
+    command: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 30.0
+) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, err.decode(errors="replace")
+
+
+def read_only(target: Path) -> list[str]:
+    """`python -m bot` with `target` (a file or a directory) read-only.
+
+    As root, permissions don't stop writes: the target is bind-mounted read-only in a
+    private mount namespace (a read-only file system, as on a mis-mounted volume).
+    """
+    bot = [sys.executable, "-m", "bot"]
+    if os.geteuid() != 0:
+        target.chmod(0o555 if target.is_dir() else 0o444)
+        return bot
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, str(target), *bot]
+
+
+def assert_one_clear_line(code: int, stderr: str, *needles: str) -> None:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("startup error:")]
+    assert code == 1, stderr
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+async def make_database(path: Path, sql: str = "") -> None:
+    async with await Database.open(path) as db:
+        if sql:
+            async with db.transaction() as conn:
+                await conn.executescript(sql)
+
+
+@pytest.mark.parametrize("what", ["directory", "file"])
+async def test_read_only_database_refuses_to_start_with_one_line(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, tmp_path: Path, what: str
+) -> None:
+    folder = tmp_path / "data"
+    db = folder / "bot.db"
+    await make_database(db)
+    env = process_env(tg, sandbox, api_key, db)
+    try:
+        code, err = await run_until_exit(
+            read_only(folder if what == "directory" else db), env, tmp_path
+        )
+    finally:
+        folder.chmod(0o755)
+        db.chmod(0o644)
+    assert_one_clear_line(code, err, str(folder), "not writable")
+    assert tg.requests == []  # refused before anything was served
+    assert sandbox.calls == []
+
+
+@pytest.mark.parametrize("damage", ["garbage", "overwritten-pages"])
+async def test_corrupt_database_refuses_to_start_with_one_line(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, tmp_path: Path, damage: str
+) -> None:
+    db = tmp_path / "bot.db"
+    if damage == "garbage":
+        db.write_bytes(os.urandom(8192))
+    else:
+        rows = ",".join(f"({i}, '{{}}', 'x')" for i in range(1, 400))
+        await make_database(db, f"INSERT INTO ptb_user_data VALUES {rows};")
+        raw = bytearray(db.read_bytes())
+        raw[4096:12288] = os.urandom(8192)  # pages 2-3: tables and indexes
+        db.write_bytes(bytes(raw))
+    env = process_env(tg, sandbox, api_key, db)
+    code, err = await run_until_exit([sys.executable, "-m", "bot"], env, tmp_path)
+    assert_one_clear_line(code, err, str(db), "damaged")
+    assert tg.requests == []
+
+
+async def test_newer_schema_refuses_to_start_with_one_line(
+    tg: FakeTelegram, sandbox: NavixySandbox, api_key: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "bot.db"
+    await make_database(db)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 7}")
+        conn.commit()
+    env = process_env(tg, sandbox, api_key, db)
+    code, err = await run_until_exit([sys.executable, "-m", "bot"], env, tmp_path)
+    assert_one_clear_line(code, err, f"schema version {len(MIGRATIONS) + 7}", "upgrade the bot")
+    assert tg.requests == []
+
+
+async def test_malformed_rows_are_quarantined_and_everyone_is_served(
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    settings: Settings,
+    db_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    await make_database(
+        db_path,
+        f"""
+        INSERT INTO ptb_user_data VALUES (100, '{{"drafts": {{"100": ', '{now}');
+        INSERT INTO ptb_user_data VALUES (101, '{{"drafts": {{}}}}', '{now}');
+        INSERT INTO ptb_chat_data VALUES (101, '[1, 2]', '{now}');
+        INSERT INTO ptb_conversations VALUES ('registration', 'not a key', '"phone"', '{now}');
+        INSERT INTO ptb_conversations VALUES ('registration', '[100, 100]', '{{"x": 1}}', '{now}');
+        """,
+    )
+    ivan, olga = installer(tg, 100), installer(tg, 101, name="Olga")
+    with caplog.at_level(logging.WARNING, logger="bot.storage.persistence"):
+        async with bot_running(settings):
+            await ivan.send("/register", expect="Which device?")
+            await olga.send("/register", expect="Which device?")
+            await ivan.send("fmb140", expect="Models matching")
+        async with bot_running(settings):  # the next start finds nothing left to quarantine
+            await olga.send("fmb140", expect="Models matching")
+
+    moved = read_db(db_path, "SELECT source, row_key, reason FROM quarantine ORDER BY id")
+    assert sorted((r["source"], r["row_key"]) for r in moved) == [
+        ("ptb_chat_data", "101"),
+        ("ptb_conversations", "registration, [100, 100]"),
+        ("ptb_conversations", "registration, not a key"),
+        ("ptb_user_data", "100"),
+    ]
+    warnings = [r.getMessage() for r in caplog.records if "quarantine" in r.getMessage()]
+    assert len(warnings) == 4, warnings
     assert not tg.errors

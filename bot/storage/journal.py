@@ -391,7 +391,10 @@ def _attempt(row: sqlite3.Row) -> Attempt:
 def _snapshot(raw: str | None) -> frozenset[int] | None:
     if raw is None:
         return None
-    return frozenset(int(i) for i in json.loads(raw))
+    try:
+        return frozenset(int(i) for i in json.loads(raw))
+    except (ValueError, TypeError):
+        return None  # unreadable: treated as no snapshot
 
 
 async def _fetch_one(
