@@ -33,7 +33,7 @@ from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
 from bot.storage.db import Database, storage_problem
-from bot.storage.journal import RegistrationJournal
+from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
@@ -193,10 +193,16 @@ async def _resolve_unresolved(context: Context) -> None:
     A tracker found for an open attempt makes it a journaled success whose delivery is
     pending, so both cases end in `deliver_pending` (which also starts the watch).
     """
-    for attempt, outcome in await services(context).registrar.resolve_unresolved():
+    svc = services(context)
+    delivery: ResultDelivery = context.application.bot_data[DELIVERY_KEY]
+    for attempt, outcome in await svc.registrar.resolve_unresolved():
         if isinstance(outcome, Registered):
             log.info("attempt %d: tracker %d found after all", attempt.id, outcome.tracker_id)
-    await context.application.bot_data[DELIVERY_KEY].deliver_pending()
+        elif outcome is None:
+            settled = await svc.journal.get(attempt.id)
+            if settled is not None and settled.status is AttemptStatus.FAILED:
+                await delivery.tell_not_created(settled)
+    await delivery.deliver_pending()
 
 
 async def _stop_services(app: App) -> None:

@@ -49,6 +49,13 @@ def not_found_yet(_: Gettext) -> str:
     )
 
 
+def never_created(_: Gettext, label: str) -> str:
+    return _(
+        "Navixy never confirmed the registration of “{label}”, and I checked the account: no "
+        "tracker was created. Register it again when you are ready (nothing will be doubled)."
+    ).format(label=escape(label))
+
+
 class ResultDelivery:
     """Shows journaled successes in their chat, starts their watch, journals the delivery."""
 
@@ -111,6 +118,18 @@ class ResultDelivery:
         if pending:
             log.warning("%d registration results still to deliver", pending)
         return done, pending
+
+    async def tell_not_created(self, attempt: Attempt) -> None:
+        """An attempt with an unknown outcome was settled in the background as not created:
+        the installer, who saw no result (or cancelled meanwhile), is told (best effort)."""
+        text = never_created(gettext_for(attempt.lang), attempt.label)
+        if attempt.chat_id < 0 and attempt.user_name:
+            link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
+            text = f"{link}, {text}"
+        try:
+            await self._bot.send_message(attempt.chat_id, text)
+        except TelegramError as exc:
+            log.info("attempt %d: 'not created' not sent: %s", attempt.id, exc)
 
     async def _show(self, attempt: Attempt, card: int | None) -> bool:
         text = self.text(attempt)

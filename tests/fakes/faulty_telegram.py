@@ -128,6 +128,8 @@ class FaultyTelegram:
         self._rules.clear()
         self._random = None
         self._release.set()
+        self._release = asyncio.Event()
+        self.held.clear()
 
     @property
     def total(self) -> int:
