@@ -1358,3 +1358,43 @@ async def test_malformed_rows_are_quarantined_and_everyone_is_served(
     warnings = [r.getMessage() for r in caplog.records if "quarantine" in r.getMessage()]
     assert len(warnings) == 4, warnings
     assert not tg.errors
+
+
+async def test_attempt_without_snapshot_never_adopts_an_older_tracker_and_says_so(
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    api_key: str,
+    settings: Settings,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An attempt journaled by an older version (no snapshot) and left open by a crash: the
+    look-alike in the account was created years before it, so it is not the result. Once
+    settled, the installer is told that nothing was created."""
+    monkeypatch.setattr(registrar_module, "SETTLE_AFTER", timedelta(0))
+    foreign = await register_foreign_app(sandbox, api_key, "Van 7")
+    sandbox.trackers[foreign.id].creation_date = "2021-06-03"
+    user = tg.user(100, "Ivan")
+    me = Installer(tg, user, tg.private_chat(user, started=True))  # talked to the bot before
+    async with await Database.open(db_path) as db:
+        await RegistrationJournal(db).begin(
+            draft_id="0123456789ab",
+            user_id=me.user.id,
+            chat_id=me.chat.id,
+            model="mobile_unknown_xgps",
+            plugin_id=35,
+            device_id=None,
+            label="Van 7",
+            group_id=0,
+        )
+    async with bot_running(settings):
+        notice = await tg.wait_for_message(
+            me.chat, lambda m: "no tracker was created" in (m.text or "")
+        )
+        await tg.wait_idle()
+
+    assert "Van 7" in (notice.text or "")
+    assert not [t for t in said(tg, me) if str(foreign.id) in t or "Registered" in t]
+    assert [(r["status"], r["tracker_id"]) for r in journal(db_path)] == [("failed", None)]
+    assert list(sandbox.trackers) == [foreign.id]
+    assert not tg.errors
