@@ -66,6 +66,13 @@ ID = re.compile(r"Tracker ID: (\d+)")
 pytestmark = pytest.mark.timeout(1800 if LONG else 120)
 
 
+@pytest.fixture
+def sandbox_kwargs() -> dict[str, Any]:
+    # Code 15 comes from the injected faults; the account's look-alikes are created in a
+    # burst that the stand-in's own rate limit (50/s) would refuse.
+    return {"rate_limit_per_second": 10_000}
+
+
 def luhn_imei(n: int) -> str:
     body = f"35693803{n:06d}"
     total = 0
