@@ -39,14 +39,15 @@ from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
 from bot.storage import stats
-from bot.storage.db import Database
-from bot.storage.journal import Attempt, RegistrationJournal
+from bot.storage.db import Database, storage_problem
+from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
 from bot.telegram import texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
+from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
 from bot.telegram.misc import (
     access_gate,
     cancel_outside,
@@ -170,12 +171,14 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         watcher=watcher,
     )
     app.bot_data[SERVICES_KEY] = svc
+    app.bot_data[DELIVERY_KEY] = ResultDelivery(app.bot, journal, catalog, watcher)
     await catalog.load_cache()
     # Navixy may be down: start serving (from the cache) and refresh in the background,
     # once the application runs.
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     app.job_queue.run_once(_refresh_catalog, when=0, name="catalog-refresh-now")
-    # At start-up (a crash mid-request), then every minute (a late answer after a timeout).
+    # At start-up (a crash mid-request, or before a result reached the chat), then every
+    # minute (a late answer after a timeout, a result Telegram did not take).
     # (run_repeating can't start at once: APScheduler skips a first run "now".)
     app.job_queue.run_once(_resolve_unresolved, when=0, name="journal-resolve-now")
     app.job_queue.run_repeating(
@@ -228,45 +231,21 @@ async def _refresh_catalog(context: Context) -> None:
 
 
 async def _resolve_unresolved(context: Context) -> None:
-    """Settle registrations a crash left with an unknown outcome, and tell the installer."""
-    for attempt, outcome in await services(context).registrar.resolve_unresolved():
-        if isinstance(outcome, Registered):
-            _ = gettext_for(None)
-            text = texts.registered(
-                _,
-                tracker_id=outcome.tracker_id,
-                label=outcome.label,
-                model=outcome.model,
-                device_id=outcome.device_id,
-                mobile=False,
-            )
-            try:
-                await context.bot.send_message(attempt.chat_id, text)
-            except Exception:
-                log.info("could not notify chat %s about attempt %d", attempt.chat_id, attempt.id)
-            await _watch_recovered(context, attempt, outcome)
+    """Settle registrations left with an unknown outcome; deliver every result not delivered.
 
-
-async def _watch_recovered(context: Context, attempt: Attempt, outcome: Registered) -> None:
-    """A registration recovered at start-up is followed until online, like any other."""
+    A tracker found for an open attempt makes it a journaled success whose delivery is
+    pending, so both cases end in `deliver_pending` (which also starts the watch).
+    """
     svc = services(context)
-    model = svc.catalog.model(outcome.model)
-    if model is not None and model.is_mobile_app:
-        return
-    try:
-        manual = await svc.watcher.needs_manual_config(model)
-        await svc.watcher.start(
-            tracker_id=outcome.tracker_id,
-            chat_id=attempt.chat_id,
-            user_id=attempt.user_id,
-            label=outcome.label,
-            model=outcome.model,
-            device_id=outcome.device_id,
-            manual_config=manual,
-        )
-    except Exception:
-        # Watching is a help: it must never break start-up.
-        log.exception("could not start watching tracker %d", outcome.tracker_id)
+    delivery: ResultDelivery = context.application.bot_data[DELIVERY_KEY]
+    for attempt, outcome in await svc.registrar.resolve_unresolved():
+        if isinstance(outcome, Registered):
+            log.info("attempt %d: tracker %d found after all", attempt.id, outcome.tracker_id)
+        elif outcome is None:
+            settled = await svc.journal.get(attempt.id)
+            if settled is not None and settled.status is AttemptStatus.FAILED:
+                await delivery.tell_not_created(settled)
+    await delivery.deliver_pending()
 
 
 async def _start_health(app: App, settings: Settings, vitals: Vitals) -> None:
@@ -374,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
+    storage = asyncio.run(storage_problem(settings.database_path))
+    if storage is not None:
+        print(f"startup error: {storage}", file=sys.stderr)
+        return 1
     findings = asyncio.run(startup.check(settings))
     for finding in findings:
         if finding.exit_code:

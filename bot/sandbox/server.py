@@ -224,6 +224,12 @@ class NavixySandbox:
         self._wall0 = datetime.now(UTC)
 
         self.calls: list[SandboxCall] = []
+        # Requests read, by action (before any fault acts): a request that arrived but is
+        # held by a Delay shows here, not yet in `calls`.
+        self.arrivals: collections.Counter[str] = collections.Counter()
+        self._arrived = asyncio.Event()
+        # Faults handed out by `_take_fault`, by kind (for fault-suite reports).
+        self.faults_used: collections.Counter[str] = collections.Counter()
         self.trackers: dict[int, SandboxTracker] = {}
         self._other_accounts: dict[str, str] = {}  # device_id (upper) -> model
         self._scripts: dict[str, DeviceScript] = {}  # device_id (upper) -> script
@@ -307,6 +313,14 @@ class NavixySandbox:
             await self._recorded.wait()
         return calls
 
+    async def wait_for_arrivals(self, action: str, count: int = 1) -> None:
+        """Wait until `count` requests of `action` have been read (a Delay may still hold them).
+
+        Bound it: `async with asyncio.timeout(5): await sandbox.wait_for_arrivals(...)`.
+        """
+        while self.arrivals[action.strip("/")] < count:
+            await self._arrived.wait()
+
     def inject(self, action: str, fault: Fault, times: int = 1) -> None:
         if times < 1:
             raise ValueError("times must be >= 1")
@@ -374,6 +388,9 @@ class NavixySandbox:
             parsed = await self._parse(request, call)
         except ApiError as err:
             parsed = err
+        self.arrivals[action] += 1
+        self._arrived.set()
+        self._arrived = asyncio.Event()
         if isinstance(fault, DropBeforeCommit):
             raise _Drop
         if isinstance(fault, Delay):
@@ -492,7 +509,12 @@ class NavixySandbox:
         queue = self._faults.get(action)
         if not queue:
             return None
-        return queue.popleft()
+        fault = queue.popleft()
+        kind = type(fault).__name__
+        if isinstance(fault, ErrorFault):
+            kind = f"ErrorFault({fault.code})"
+        self.faults_used[f"{action} {kind}"] += 1
+        return fault
 
     def _record(self, call: SandboxCall, method: str) -> None:
         self.calls.append(call)

@@ -1,17 +1,28 @@
 """Registration with the journal: one device, one tracker, always.
 
-Every attempt is journaled before `tracker/register` is sent. When the outcome is
-unknown (timeout, dropped connection, a 5xx after sending), the tracker list is
-checked for the device before anything is sent again; a 224 that follows an
-unknown outcome is resolved the same way, since the tracker may be our own.
+Every attempt is journaled before `tracker/register` is sent, together with a
+snapshot of the trackers whose label matches (taken with `tracker/list` just
+before). When the outcome is unknown (timeout, dropped connection, a 5xx after
+sending), the tracker list is checked before anything is sent again, and only a
+tracker that provably comes from this registration settles it: same label and
+model (and device ID, when the installer gave one), not in the snapshot of the
+draft's first attempt that may have reached Navixy, not already journaled for
+another attempt, and not created before that attempt (Navixy gives the creation
+day). Anything else is someone else's tracker, even with the same label: the
+installer is told that Navixy did not confirm. A 224 that follows an unknown
+outcome is resolved the same way, since the tracker may be our own.
+
+An installer who never saw a result (delivery pending, see the journal) and
+registers the same device again gets that result, not a second tracker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.navixy.client import NavixyClient
 from bot.navixy.errors import NavixyError, NavixyUnavailable
@@ -38,6 +49,8 @@ class Registered:
     device_id: str | None
     # True when the tracker was found after an unknown outcome or an earlier success.
     recovered: bool = False
+    # The journal row of the success (its delivery is journaled there).
+    attempt_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,9 +68,16 @@ class NoAnswer:
     checked: bool
     # True when an earlier attempt may still be in progress at Navixy: retry a bit later.
     pending: bool = False
+    # True when the request may have reached Navixy (no confirmation) and the account was
+    # checked: `settled` then says whether "not created" is final (Retry sends again at once)
+    # or Navixy may still be working on it.
+    unconfirmed: bool = False
+    settled: bool = False
 
 
 Outcome = Registered | Rejected | NoAnswer
+#: Called once when Navixy did not confirm, before the account is checked.
+OnUnconfirmed = Callable[[], Awaitable[None]]
 
 
 class Registrar:
@@ -67,22 +87,52 @@ class Registrar:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def register(
-        self, draft_id: str, request: RegisterRequest, *, user_id: int, chat_id: int
+        self,
+        draft_id: str,
+        request: RegisterRequest,
+        *,
+        user_id: int,
+        chat_id: int,
+        card_message_id: int | None = None,
+        lang: str | None = None,
+        user_name: str = "",
+        on_unconfirmed: OnUnconfirmed | None = None,
     ) -> Outcome:
         if len(self._locks) > 1000:
             # Drafts are short-lived; drop the locks nobody holds.
             self._locks = {k: v for k, v in self._locks.items() if v.locked()}
         lock = self._locks.setdefault(draft_id, asyncio.Lock())
         async with lock:
-            return await self._register(draft_id, request, user_id=user_id, chat_id=chat_id)
+            return await self._register(
+                draft_id,
+                request,
+                _Recipient(user_id, chat_id, card_message_id, lang, user_name),
+                on_unconfirmed,
+            )
 
     async def _register(
-        self, draft_id: str, request: RegisterRequest, *, user_id: int, chat_id: int
+        self,
+        draft_id: str,
+        request: RegisterRequest,
+        to: _Recipient,
+        on_unconfirmed: OnUnconfirmed | None,
     ) -> Outcome:
+        user_id, chat_id = to.user_id, to.chat_id
         earlier = await self._journal.for_draft(draft_id)
         done = next((a for a in earlier if a.status is AttemptStatus.SUCCESS), None)
         if done is not None and done.tracker_id is not None:
-            return _registered(done, done.tracker_id, done.device_id, recovered=True)
+            return _registered(done, done.tracker_id, _device_id(done), recovered=True)
+        unseen = await self._journal.undelivered_like(
+            user_id=user_id,
+            chat_id=chat_id,
+            model=request.model,
+            label=request.label,
+            device_id=request.device_id,
+        )
+        if unseen is not None and unseen.tracker_id is not None:
+            # The installer never saw that result: this is the same registration again.
+            log.info("draft %s: attempt %d's result was never delivered", draft_id, unseen.id)
+            return _registered(unseen, unseen.tracker_id, _device_id(unseen), recovered=True)
 
         previous = earlier[-1] if earlier else None
         had_unknown = previous is not None and previous.status in (
@@ -100,6 +150,12 @@ class Registrar:
             if wait:
                 return NoAnswer(previous.error_description or "", checked=True, pending=True)
 
+        # What the account holds before sending: a tracker in this snapshot can never be the
+        # result of this attempt. No snapshot, no request (Navixy is hardly reachable then).
+        try:
+            before = await self._client.list_trackers([request.label])
+        except NavixyError as exc:
+            return NoAnswer(exc.description, checked=True)
         attempt = await self._journal.begin(
             draft_id=draft_id,
             user_id=user_id,
@@ -109,6 +165,10 @@ class Registrar:
             device_id=request.device_id,
             label=request.label,
             group_id=request.group_id,
+            snapshot=[t.id for t in before],
+            card_message_id=to.card_message_id,
+            lang=to.lang,
+            user_name=to.user_name,
         )
         try:
             tracker = await self._client.register(request)
@@ -121,16 +181,28 @@ class Registrar:
                 return await self._rejected(attempt, request, exc, maybe_ours=maybe_ours)
             await self._journal.mark_unknown(attempt.id, exc.description)
             log.warning("register attempt %d: outcome unknown (%s)", attempt.id, exc.description)
-            # Not finding the tracker right now proves nothing: after a timeout Navixy may
-            # still be working on the request. The attempt stays UNKNOWN, so that Retry
-            # looks again before sending (no 224 would stop a duplicate for models whose
-            # device ID the platform assigns).
-            resolved = await self.resolve(attempt, settle=False)
+            if on_unconfirmed is not None:
+                await on_unconfirmed()
+            # After a timeout or a dropped connection, not finding the tracker right now
+            # proves nothing: Navixy may still be working on the request, so the attempt
+            # stays UNKNOWN and Retry looks again before sending (no 224 would stop a
+            # duplicate for models whose device ID the platform assigns). A 5xx carrying
+            # a Navixy answer is final: not found means not created.
+            final = not isinstance(exc, NavixyUnavailable)
+            resolved = await self.resolve(attempt, settle=final)
             if isinstance(resolved, Registered):
                 return resolved
-            return NoAnswer(exc.description, checked=not isinstance(resolved, NoAnswer))
-        await self._journal.succeed(attempt.id, tracker.id)
-        return Registered(tracker.id, tracker.label, tracker.source.model, tracker.source.device_id)
+            if isinstance(resolved, NoAnswer):
+                return NoAnswer(exc.description, checked=False, unconfirmed=True)
+            return NoAnswer(exc.description, checked=True, unconfirmed=True, settled=final)
+        await self._journal.succeed(attempt.id, tracker.id, tracker.source.device_id)
+        return Registered(
+            tracker.id,
+            tracker.label,
+            tracker.source.model,
+            tracker.source.device_id,
+            attempt_id=attempt.id,
+        )
 
     async def _rejected(
         self, attempt: Attempt, request: RegisterRequest, exc: NavixyError, *, maybe_ours: bool
@@ -148,7 +220,7 @@ class Registrar:
             await self._journal.fail(attempt.id, exc.code, exc.description)
         existing = None
         if exc.code == DEVICE_ID_IN_USE and request.device_id:
-            existing = await self._find_quietly(None, request.device_id, request.model)
+            existing = await self._find_quietly(request.device_id)
         return Rejected(exc, existing)
 
     async def resolve(
@@ -160,15 +232,25 @@ class Registrar:
         attempt is marked failed; with `settle=False` it is left as it is, for a
         request that may still be in progress), NoAnswer when Navixy could not be asked.
         """
+        # The draft's first attempt that may have reached Navixy: a tracker of this draft was
+        # created after it was sent, so it is not in that attempt's snapshot.
+        drafts = await self._journal.for_draft(attempt.draft_id)
+        first = next((a for a in drafts if a.id == attempt.id or _maybe_delivered(a)), attempt)
         try:
-            tracker = await self._find(attempt.label, attempt.device_id, attempt.model)
+            tracker = await self._find(
+                attempt.label,
+                attempt.device_id,
+                attempt.model,
+                before=first.snapshot or frozenset(),
+                since=first.created_at,
+            )
         except NavixyError as exc:
             return NoAnswer(exc.description, checked=False)
         if tracker is None:
             if settle:
                 await self._journal.fail(attempt.id, 0, NOT_CREATED)
             return None
-        await self._journal.succeed(attempt.id, tracker.id)
+        await self._journal.succeed(attempt.id, tracker.id, tracker.source.device_id)
         log.info("register attempt %d resolved: tracker %d exists", attempt.id, tracker.id)
         return _registered(attempt, tracker.id, tracker.source.device_id, recovered=True)
 
@@ -193,23 +275,73 @@ class Registrar:
                 out.append((current, await self.resolve(current, settle=settle)))
         return out
 
-    async def _find(self, label: str | None, device_id: str | None, model: str) -> Tracker | None:
-        trackers = await self._client.list_trackers([label] if label else None)
-        if device_id:
-            matches = [t for t in trackers if t.source.device_id == device_id]
-        else:
-            # Platform-assigned IDs (mobile app, N,M models): match label and model, leaving
-            # out trackers earlier registrations already account for.
-            matches = [t for t in trackers if t.label == label and t.source.model == model]
-            taken = await self._journal.taken_tracker_ids([t.id for t in matches])
-            matches = [t for t in matches if t.id not in taken]
-        return max(matches, key=lambda t: t.id) if matches else None
+    async def _find(
+        self,
+        label: str,
+        device_id: str | None,
+        model: str,
+        *,
+        before: frozenset[int],
+        since: datetime,
+    ) -> Tracker | None:
+        """The tracker this registration created, if one provably exists (see the module doc)."""
+        trackers = await self._client.list_trackers([label])
+        matches = [
+            t
+            for t in trackers
+            if t.label == label
+            and t.source.model == model
+            and (device_id is None or t.source.device_id == device_id)
+            and t.id not in before
+            and not _created_before(t, since)
+        ]
+        taken = await self._journal.taken_tracker_ids([t.id for t in matches])
+        matches = [t for t in matches if t.id not in taken]
+        if len(matches) > 1 and device_id is None:
+            # Two new look-alikes since the attempt was sent: which one is ours can't be
+            # proven. The oldest is the likeliest; the journal keeps either from being
+            # claimed twice.
+            log.warning("%d new trackers match label and model; taking the oldest", len(matches))
+        return min(matches, key=lambda t: t.id) if matches else None
 
-    async def _find_quietly(self, label: str | None, device_id: str, model: str) -> Tracker | None:
+    async def _find_quietly(self, device_id: str) -> Tracker | None:
+        """The tracker of this account that has the device ID (for the 224 message)."""
         try:
-            return await self._find(label, device_id, model)
+            trackers = await self._client.list_trackers()
         except NavixyError:
             return None
+        return next((t for t in trackers if t.source.device_id == device_id), None)
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    """Who gets the result, and where (journaled with the attempt)."""
+
+    user_id: int
+    chat_id: int
+    card_message_id: int | None
+    lang: str | None
+    user_name: str
+
+
+def _created_before(tracker: Tracker, sent: datetime) -> bool:
+    """Did Navixy create the tracker before the attempt was sent?
+
+    Navixy gives the creation day only, in the account's time zone: a tracker counts as
+    older only when its day is before the day of sending in every time zone.
+    """
+    raw = tracker.source.creation_date
+    if not raw:
+        return False
+    try:
+        created = date.fromisoformat(raw[:10])
+    except ValueError:
+        return False
+    return created < (sent - timedelta(days=1)).date()
+
+
+def _device_id(attempt: Attempt) -> str | None:
+    return attempt.assigned_device_id or attempt.device_id
 
 
 def _age(attempt: Attempt) -> timedelta:
@@ -233,4 +365,11 @@ def _outcome_unknown(exc: NavixyError) -> bool:
 def _registered(
     attempt: Attempt, tracker_id: int, device_id: str | None, *, recovered: bool
 ) -> Registered:
-    return Registered(tracker_id, attempt.label, attempt.model, device_id, recovered=recovered)
+    return Registered(
+        tracker_id,
+        attempt.label,
+        attempt.model,
+        device_id,
+        recovered=recovered,
+        attempt_id=attempt.id,
+    )

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -246,6 +248,78 @@ class Database:
                         f"database {self.path}: migration to version {version} failed: {exc}"
                     ) from exc
             log.info("database %s: migrated to schema version %d", self.path, version)
+
+
+async def storage_problem(path: str | Path, migrations: Sequence[str] = MIGRATIONS) -> str | None:
+    """One line saying why the bot can't use its database, or None when it can.
+
+    Run at start-up, before anything is served: a read-only file or directory (else a whole
+    conversation would run and fail at Register), an unreadable or corrupt file, a schema
+    written by a newer bot, a failing migration. Opens (and migrates) the database once.
+    """
+    path = Path(path)
+    problem = _file_problem(path)
+    if problem is not None:
+        return problem
+    try:
+        if path.exists():
+            problem = _sqlite_problem(path, len(migrations))
+            if problem is not None:
+                return problem
+        db = await Database.open(path, migrations=migrations)
+        await db.close()
+    except (SchemaTooNewError, MigrationError) as exc:
+        return str(exc)
+    except (sqlite3.Error, OSError, TimeoutError) as exc:
+        return f"database {path} can't be used: {exc}"
+    return None
+
+
+def _file_problem(path: Path) -> str | None:
+    """Is the directory writable (WAL needs its -wal and -shm files) and the file too?"""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the database directory {folder}: {exc.strerror}"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"the database directory {folder} is not writable ({exc.strerror})"
+    if path.exists():
+        if not path.is_file():
+            return f"database {path} is not a file"
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError as exc:
+            return f"the database file {path} is not writable ({exc.strerror})"
+        os.close(fd)
+    return None
+
+
+def _sqlite_problem(path: Path, known: int) -> str | None:
+    """A corrupt file, or one of a newer schema, read without changing anything."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        return f"database {path} can't be opened: {exc}"
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        check = conn.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return f"database {path} is damaged or not an SQLite database ({exc})"
+    finally:
+        conn.close()
+    if check is None or str(check[0]) != "ok":
+        detail = check[0] if check is not None else "no answer"
+        return f"database {path} is damaged ({detail}): restore it from a backup"
+    if version > known:
+        return (
+            f"database {path} has schema version {version}, but this version of the bot "
+            f"only knows versions up to {known}: upgrade the bot or use another database file"
+        )
+    return None
 
 
 def split_statements(script: str) -> list[str]:

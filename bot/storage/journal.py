@@ -5,12 +5,20 @@ status SENDING *before* the request is sent, so after any crash the bot knows
 which attempts may have created a tracker (`unresolved()`). A draft can have at
 most one SUCCESS (partial UNIQUE index).
 
+Each row also keeps the `snapshot` taken before sending: the ids of the trackers
+whose label matched, so that an unknown outcome is only ever settled with a
+tracker that was not there before (never someone else's). Delivering the result
+to the chat is its own durable step: a SUCCESS stays "delivery pending"
+(`delivered_at` NULL) until Telegram confirmed the message (`mark_delivered`);
+`undelivered()` lists what start-up and the periodic job deliver again.
+
 No secrets are stored: no activation code, no APN credentials, no phone numbers.
 Timestamps are UTC.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -26,7 +34,8 @@ _TAC = re.compile(r"[0-9]{8}")
 
 _COLUMNS = (
     "id, draft_id, user_id, chat_id, model, plugin_id, device_id, label, group_id, status, "
-    "tracker_id, error_code, error_description, created_at, updated_at"
+    "tracker_id, error_code, error_description, created_at, updated_at, snapshot,"
+    " card_message_id, lang, user_name, delivered_at, assigned_device_id"
 )
 
 
@@ -54,6 +63,18 @@ class Attempt:
     error_description: str | None
     created_at: datetime
     updated_at: datetime
+    # Tracker ids whose label matched before the request was sent (None: not taken).
+    snapshot: frozenset[int] | None = None
+    card_message_id: int | None = None
+    lang: str | None = None
+    user_name: str = ""
+    delivered_at: datetime | None = None
+    # The device ID of the tracker (set on success; Navixy assigns it for the X-GPS app).
+    assigned_device_id: str | None = None
+
+    @property
+    def delivery_pending(self) -> bool:
+        return self.status is AttemptStatus.SUCCESS and self.delivered_at is None
 
 
 class JournalError(StorageError):
@@ -83,14 +104,24 @@ class RegistrationJournal:
         device_id: str | None,
         label: str,
         group_id: int,
+        snapshot: Sequence[int] | None = None,
+        card_message_id: int | None = None,
+        lang: str | None = None,
+        user_name: str = "",
     ) -> Attempt:
-        """Record an attempt as SENDING; it is durable when this returns."""
+        """Record an attempt as SENDING; it is durable when this returns.
+
+        `snapshot`: the trackers that matched before sending (see the module doc);
+        `card_message_id`, `lang`, `user_name`: where and how to deliver the result.
+        """
         now = _now()
+        snap = json.dumps(sorted(set(snapshot))) if snapshot is not None else None
         async with self._db.transaction(durable=True) as conn:
             cursor = await conn.execute(
                 "INSERT INTO registration_attempts (draft_id, user_id, chat_id, model, plugin_id,"
-                " device_id, label, group_id, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " device_id, label, group_id, status, created_at, updated_at, snapshot,"
+                " card_message_id, lang, user_name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     draft_id,
                     user_id,
@@ -103,6 +134,10 @@ class RegistrationJournal:
                     AttemptStatus.SENDING.value,
                     now,
                     now,
+                    snap,
+                    card_message_id,
+                    lang,
+                    user_name,
                 ),
             )
             attempt_id = cursor.lastrowid
@@ -110,7 +145,9 @@ class RegistrationJournal:
             assert attempt_id is not None
             return await _get_required(conn, attempt_id)
 
-    async def succeed(self, attempt_id: int, tracker_id: int) -> Attempt:
+    async def succeed(
+        self, attempt_id: int, tracker_id: int, device_id: str | None = None
+    ) -> Attempt:
         """Mark SUCCESS. Idempotent for the same tracker.
 
         Raises `DuplicateSuccessError` if another attempt of the draft already
@@ -128,8 +165,15 @@ class RegistrationJournal:
             try:
                 await conn.execute(
                     "UPDATE registration_attempts SET status = ?, tracker_id = ?,"
-                    " error_code = NULL, error_description = NULL, updated_at = ? WHERE id = ?",
-                    (AttemptStatus.SUCCESS.value, tracker_id, _now(), attempt_id),
+                    " assigned_device_id = ?, error_code = NULL, error_description = NULL,"
+                    " updated_at = ? WHERE id = ?",
+                    (
+                        AttemptStatus.SUCCESS.value,
+                        tracker_id,
+                        device_id or current.device_id,
+                        _now(),
+                        attempt_id,
+                    ),
                 )
             except sqlite3.IntegrityError as exc:
                 other = await _fetch_one(
@@ -151,6 +195,55 @@ class RegistrationJournal:
     async def mark_unknown(self, attempt_id: int, description: str) -> Attempt:
         """Mark UNKNOWN (the request may have been delivered; check before resending)."""
         return await self._settle(attempt_id, AttemptStatus.UNKNOWN, None, description)
+
+    async def mark_delivered(self, attempt_id: int) -> Attempt:
+        """Telegram confirmed the result message: delivery done (idempotent)."""
+        async with self._db.transaction(durable=True) as conn:
+            current = await _get_required(conn, attempt_id)
+            if current.status is not AttemptStatus.SUCCESS:
+                raise JournalError(f"attempt {attempt_id} is {current.status.value}, not a success")
+            if current.delivered_at is None:
+                await conn.execute(
+                    "UPDATE registration_attempts SET delivered_at = ? WHERE id = ?",
+                    (_now(), attempt_id),
+                )
+            return await _get_required(conn, attempt_id)
+
+    async def set_card(self, attempt_id: int, message_id: int) -> None:
+        """The message that shows this attempt's result now (a resend replaced the card)."""
+        await self._db.execute(
+            "UPDATE registration_attempts SET card_message_id = ? WHERE id = ?",
+            (message_id, attempt_id),
+        )
+
+    async def undelivered(self) -> list[Attempt]:
+        """Successes whose result Telegram has not confirmed yet, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM registration_attempts"
+            " WHERE status = 'success' AND delivered_at IS NULL ORDER BY id"
+        )
+        return [_attempt(row) for row in rows]
+
+    async def undelivered_like(
+        self, *, user_id: int, chat_id: int, model: str, label: str, device_id: str | None
+    ) -> Attempt | None:
+        """An undelivered success of this installer in this chat for the same device.
+
+        The installer never saw that result: a new registration of the same device is
+        the same registration (for the X-GPS app: same model and label).
+        """
+        params: tuple[str, ...]
+        if device_id:
+            where, params = "device_id = ?", (device_id,)
+        else:
+            where, params = "device_id IS NULL AND model = ? AND label = ?", (model, label)
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM registration_attempts WHERE status = 'success'"
+            f" AND delivered_at IS NULL AND user_id = ? AND chat_id = ? AND {where}"
+            " ORDER BY id DESC LIMIT 1",
+            (user_id, chat_id, *params),
+        )
+        return _attempt(row) if row is not None else None
 
     async def get(self, attempt_id: int) -> Attempt | None:
         row = await self._db.fetchone(
@@ -286,7 +379,22 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         error_description=row["error_description"],
         created_at=_parse_time(row["created_at"]),
         updated_at=_parse_time(row["updated_at"]),
+        snapshot=_snapshot(row["snapshot"]),
+        card_message_id=row["card_message_id"],
+        lang=row["lang"],
+        user_name=str(row["user_name"] or ""),
+        delivered_at=_parse_time(row["delivered_at"]) if row["delivered_at"] else None,
+        assigned_device_id=row["assigned_device_id"],
     )
+
+
+def _snapshot(raw: str | None) -> frozenset[int] | None:
+    if raw is None:
+        return None
+    try:
+        return frozenset(int(i) for i in json.loads(raw))
+    except (ValueError, TypeError):
+        return None  # unreadable: treated as no snapshot
 
 
 async def _fetch_one(

@@ -130,6 +130,40 @@ CREATE INDEX watches_active ON watches (tracker_id) WHERE status IN ('waiting', 
 CREATE INDEX watches_by_user ON watches (user_id, status);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# Never a wrong or lost result (issue 8): per attempt, the tracker snapshot taken before
+# sending (JSON list of tracker ids whose label matched), where and to whom the result goes
+# (card message, language, first name), the device ID Navixy assigned, and when Telegram
+# confirmed the result (`delivered_at`, NULL = delivery pending for a success). Successes
+# from before this version count as delivered.
+# `quarantine` keeps rows that could not be read at start-up (bot/storage/persistence.py).
+_RESULT_DELIVERY = """
+ALTER TABLE registration_attempts ADD COLUMN snapshot TEXT;
+
+ALTER TABLE registration_attempts ADD COLUMN card_message_id INTEGER;
+
+ALTER TABLE registration_attempts ADD COLUMN lang TEXT;
+
+ALTER TABLE registration_attempts ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+
+ALTER TABLE registration_attempts ADD COLUMN delivered_at TEXT;
+
+ALTER TABLE registration_attempts ADD COLUMN assigned_device_id TEXT;
+
+UPDATE registration_attempts SET delivered_at = updated_at WHERE status = 'success';
+
+CREATE INDEX registration_attempts_undelivered
+    ON registration_attempts (id) WHERE status = 'success' AND delivered_at IS NULL;
+
+CREATE TABLE quarantine (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    source         TEXT NOT NULL,
+    row_key        TEXT NOT NULL,
+    data           TEXT,
+    reason         TEXT NOT NULL,
+    quarantined_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY]
 
 SCHEMA_VERSION = len(MIGRATIONS)

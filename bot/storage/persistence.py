@@ -11,6 +11,10 @@ it writes the update's user/chat data and the conversation states, so a
 `update_persistence()` run go into one transaction (group commit), so a
 conversation state and the user_data it relies on are committed together.
 
+A row that can't be read at start-up (not JSON, not an object, a key or state of the
+wrong kind) is moved to the `quarantine` table and logged once: one bad row never stops
+the bot for everyone, and nothing is lost for a later look.
+
 Not covered by write-through (written at the next update or interval):
 - handlers that raise `ApplicationHandlerStop` (later groups do not run);
 - `block=False` callbacks: until the task finishes PTB persists the old state.
@@ -99,17 +103,39 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
     async def get_user_data(self) -> dict[int, JSONDict]:
         db = await self.database()
         rows = await db.fetchall("SELECT user_id, data FROM ptb_user_data")
-        return {int(row["user_id"]): _load_dict(row["data"]) for row in rows}
+        out: dict[int, JSONDict] = {}
+        for row in rows:
+            try:
+                out[int(row["user_id"])] = _load_dict(row["data"])
+            except (ValueError, TypeError) as exc:
+                await self._quarantine(
+                    "ptb_user_data", "user_id = ?", (row["user_id"],), row["data"], exc
+                )
+        return out
 
     async def get_chat_data(self) -> dict[int, JSONDict]:
         db = await self.database()
         rows = await db.fetchall("SELECT chat_id, data FROM ptb_chat_data")
-        return {int(row["chat_id"]): _load_dict(row["data"]) for row in rows}
+        out: dict[int, JSONDict] = {}
+        for row in rows:
+            try:
+                out[int(row["chat_id"])] = _load_dict(row["data"])
+            except (ValueError, TypeError) as exc:
+                await self._quarantine(
+                    "ptb_chat_data", "chat_id = ?", (row["chat_id"],), row["data"], exc
+                )
+        return out
 
     async def get_bot_data(self) -> JSONDict:
         db = await self.database()
         row = await db.fetchone("SELECT data FROM ptb_bot_data WHERE id = 1")
-        return _load_dict(row["data"]) if row is not None else {}
+        if row is None:
+            return {}
+        try:
+            return _load_dict(row["data"])
+        except (ValueError, TypeError) as exc:
+            await self._quarantine("ptb_bot_data", "id = ?", (1,), row["data"], exc)
+            return {}
 
     async def get_callback_data(self) -> CDCData | None:
         return None
@@ -117,7 +143,49 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
     async def get_conversations(self, name: str) -> ConversationDict:
         db = await self.database()
         rows = await db.fetchall("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
-        return {_decode_key(row["key"]): json.loads(row["state"]) for row in rows}
+        out: ConversationDict = {}
+        for row in rows:
+            try:
+                key, state = _decode_key(row["key"]), json.loads(row["state"])
+                if isinstance(state, bool) or not isinstance(state, int | str):
+                    raise TypeError(f"state {state!r} is not an int or str")
+            except (ValueError, TypeError) as exc:
+                await self._quarantine(
+                    "ptb_conversations",
+                    "name = ? AND key = ?",
+                    (name, row["key"]),
+                    row["state"],
+                    exc,
+                )
+                continue
+            out[key] = state
+        return out
+
+    async def _quarantine(
+        self,
+        table: str,
+        where: str,
+        params: tuple[object, ...],
+        data: object,
+        problem: Exception,
+    ) -> None:
+        """Move an unreadable row to `quarantine` (one transaction) and log it once."""
+        db = await self.database()
+        reason = f"{type(problem).__name__}: {problem}"[:500]
+        key = ", ".join(str(p) for p in params)
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO quarantine (source, row_key, data, reason, quarantined_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (table, key, None if data is None else str(data), reason, _now()),
+            )
+            await conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+        log.warning(
+            "storage: unreadable row of %s (%s) moved to the quarantine table: %s",
+            table,
+            key,
+            reason,
+        )
 
     # --- writes (Application.update_persistence) -------------------------------------------
 
@@ -262,7 +330,12 @@ def _now() -> str:
 
 
 def _decode_key(raw: str) -> ConversationKey:
-    return tuple(json.loads(raw))
+    value = json.loads(raw)
+    if not isinstance(value, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in value
+    ):
+        raise ValueError(f"conversation key {raw!r} is not a list of ints")
+    return tuple(value)
 
 
 def _load_dict(raw: str) -> JSONDict:

@@ -34,7 +34,7 @@ from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
 from bot.storage.journal import AttemptStatus
-from bot.telegram import texts
+from bot.telegram import delivery, texts
 from bot.telegram.common import (
     PHOTO,
     TEXT,
@@ -56,7 +56,6 @@ from bot.telegram.common import (
     services,
     tr,
 )
-from bot.telegram.watch import start_watch
 
 log = logging.getLogger(__name__)
 
@@ -712,27 +711,35 @@ async def on_register(update: Update, context: Context) -> State | None:
     card = texts.summary(_, draft)
     await edit(query, card + "\n\n" + texts.registering(_))
     svc = services(context)
+    user = update.effective_user
+    card_id = query.message.message_id if query.message is not None else None
+
+    async def unconfirmed() -> None:
+        await edit(query, card + "\n\n" + delivery.checking(_))
+
     outcome = await svc.registrar.register(
-        draft.id, draft.to_request(), user_id=draft.user_id, chat_id=draft.chat_id
+        draft.id,
+        draft.to_request(),
+        user_id=draft.user_id,
+        chat_id=draft.chat_id,
+        card_message_id=card_id,
+        lang=user.language_code if user else None,
+        user_name=user.first_name if user else "",
+        on_unconfirmed=unconfirmed,
     )
     if isinstance(outcome, Registered):
-        result = texts.registered(
-            _,
-            tracker_id=outcome.tracker_id,
-            label=outcome.label,
-            model=draft.model_title or outcome.model,
-            device_id=outcome.device_id,
-            mobile=draft.mobile,
-        )
-        if not await edit(query, result):
-            # The card is gone (deleted while registering): the tracker ID must still show.
-            await say(update, context, result)
-        await start_watch(update, context, draft, outcome)
+        # Journaled as delivered (and watched) only once Telegram confirmed the result;
+        # otherwise the delivery job shows it later. The draft is done either way.
+        assert outcome.attempt_id is not None
+        deliver = delivery.result_delivery(context).deliver
+        await deliver(outcome.attempt_id, card=card_id, again=True)
         drop_draft(update, context)
         return END
     if isinstance(outcome, NoAnswer):
         if outcome.pending:
             text = texts.no_answer_pending(_)
+        elif outcome.unconfirmed and outcome.checked:
+            text = delivery.not_created(_) if outcome.settled else delivery.not_found_yet(_)
         elif outcome.checked:
             text = texts.no_answer(_)
         else:

@@ -1,0 +1,192 @@
+"""Delivering a registration's result: its own durable step (issue 8).
+
+The journal marks a SUCCESS "delivery pending" until Telegram confirmed the result
+message (the card edited into "Registered" when its button was pressed, otherwise a
+new message). Then, and only then, the device watch starts and the delivery is journaled.
+The Register button and the start-up / periodic job (`deliver_pending`) both go
+through `ResultDelivery.deliver`, so a result lost to a crash or to Telegram errors
+is delivered again, and the watch of a journaled success is started in this one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from html import escape
+from typing import cast
+
+from telegram import Bot
+from telegram.error import BadRequest, TelegramError
+
+from bot.domain.plugins import MOBILE_PLUGINS
+from bot.i18n import Gettext, gettext_for
+from bot.services.catalog import Catalog
+from bot.services.watcher import Watcher
+from bot.storage.journal import Attempt, AttemptStatus, RegistrationJournal
+from bot.telegram import texts
+from bot.telegram.common import Context
+
+log = logging.getLogger(__name__)
+
+DELIVERY_KEY = "delivery"
+
+
+def checking(_: Gettext) -> str:
+    return _("Navixy did not confirm the registration. Checking whether the tracker was created…")
+
+
+def not_created(_: Gettext) -> str:
+    return _(
+        "Navixy did not answer clearly, so I checked the account: the tracker is not there, "
+        "nothing was registered. Tap Retry to send the same registration again."
+    )
+
+
+def not_found_yet(_: Gettext) -> str:
+    return _(
+        "Navixy did not answer clearly, and the tracker is not in the account yet: Navixy may "
+        "still be creating it. Tap Retry in a minute: I check first and never create it twice."
+    )
+
+
+def never_created(_: Gettext, label: str) -> str:
+    return _(
+        "Navixy never confirmed the registration of “{label}”, and I checked the account: no "
+        "tracker was created. Register it again when you are ready (nothing will be doubled)."
+    ).format(label=escape(label))
+
+
+class ResultDelivery:
+    """Shows journaled successes in their chat, starts their watch, journals the delivery."""
+
+    def __init__(
+        self, bot: Bot, journal: RegistrationJournal, catalog: Catalog, watcher: Watcher
+    ) -> None:
+        self._bot = bot
+        self._journal = journal
+        self._catalog = catalog
+        self._watcher = watcher
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def text(self, attempt: Attempt) -> str:
+        assert attempt.tracker_id is not None
+        model = self._catalog.model(attempt.model)
+        return texts.registered(
+            gettext_for(attempt.lang),
+            tracker_id=attempt.tracker_id,
+            label=attempt.label,
+            model=model.title if model is not None else attempt.model,
+            device_id=attempt.assigned_device_id or attempt.device_id,
+            mobile=self._mobile(attempt),
+        )
+
+    async def deliver(
+        self, attempt_id: int, *, card: int | None = None, again: bool = False
+    ) -> bool:
+        """Show the result of a successful attempt; True once Telegram confirmed it.
+
+        `card`: the message to edit (the card whose Register button was pressed); without
+        it, or when it can't be edited, the result comes as a new message (a later delivery
+        must be noticed: the card may be far up the chat). An already delivered result is
+        shown again only with `again` (a press on the card itself). False leaves the
+        delivery pending for the next run.
+        """
+        lock = self._locks.setdefault(attempt_id, asyncio.Lock())
+        async with lock:
+            attempt = await self._journal.get(attempt_id)
+            if attempt is None or attempt.status is not AttemptStatus.SUCCESS:
+                return False
+            if attempt.delivered_at is not None and not again:
+                return True
+            if not await self._show(attempt, card):
+                return False
+            if not await self._watch(attempt):
+                return False
+            if attempt.delivered_at is None:
+                await self._journal.mark_delivered(attempt.id)
+                log.info("attempt %d: result delivered", attempt.id)
+        return True
+
+    async def deliver_pending(self) -> tuple[int, int]:
+        """Deliver every success not delivered yet: (delivered, still pending)."""
+        done = pending = 0
+        for attempt in await self._journal.undelivered():
+            if await self.deliver(attempt.id):
+                done += 1
+            else:
+                pending += 1
+        if pending:
+            log.warning("%d registration results still to deliver", pending)
+        return done, pending
+
+    async def tell_not_created(self, attempt: Attempt) -> None:
+        """An attempt with an unknown outcome was settled in the background as not created:
+        the installer, who saw no result (or cancelled meanwhile), is told (best effort)."""
+        text = never_created(gettext_for(attempt.lang), attempt.label)
+        if attempt.chat_id < 0 and attempt.user_name:
+            link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
+            text = f"{link}, {text}"
+        try:
+            await self._bot.send_message(attempt.chat_id, text)
+        except TelegramError as exc:
+            log.info("attempt %d: 'not created' not sent: %s", attempt.id, exc)
+
+    async def _show(self, attempt: Attempt, card: int | None) -> bool:
+        text = self.text(attempt)
+        if card is not None:
+            try:
+                await self._bot.edit_message_text(
+                    text, chat_id=attempt.chat_id, message_id=card, reply_markup=None
+                )
+                return True
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return True
+                log.info("attempt %d: result not edited into the card: %s", attempt.id, exc)
+            except TelegramError as exc:
+                log.info("attempt %d: result not edited into the card: %s", attempt.id, exc)
+        if attempt.chat_id < 0 and attempt.user_name:
+            link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
+            text = f"{link}, {text}"
+        try:
+            message = await self._bot.send_message(attempt.chat_id, text)
+        except TelegramError as exc:
+            log.warning("attempt %d: result not delivered yet: %s", attempt.id, exc)
+            return False
+        await self._journal.set_card(attempt.id, message.message_id)
+        return True
+
+    async def _watch(self, attempt: Attempt) -> bool:
+        """Start watching the device (idempotent). False: try again with the delivery."""
+        if self._mobile(attempt):
+            return True  # the X-GPS app connects when the employee activates it
+        assert attempt.tracker_id is not None
+        model = self._catalog.model(attempt.model)
+        try:
+            manual = await self._watcher.needs_manual_config(model)
+            await self._watcher.start(
+                tracker_id=attempt.tracker_id,
+                chat_id=attempt.chat_id,
+                user_id=attempt.user_id,
+                label=attempt.label,
+                model=attempt.model,
+                model_title=model.title if model is not None else None,
+                device_id=attempt.assigned_device_id or attempt.device_id,
+                user_name=attempt.user_name,
+                lang=attempt.lang,
+                manual_config=manual,
+            )
+        except Exception:
+            log.exception("could not start watching tracker %d", attempt.tracker_id)
+            return False
+        return True
+
+    def _mobile(self, attempt: Attempt) -> bool:
+        model = self._catalog.model(attempt.model)
+        if model is not None:
+            return model.is_mobile_app
+        return attempt.plugin_id in MOBILE_PLUGINS
+
+
+def result_delivery(context: Context) -> ResultDelivery:
+    return cast(ResultDelivery, context.application.bot_data[DELIVERY_KEY])
