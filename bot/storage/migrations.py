@@ -130,6 +130,19 @@ CREATE INDEX watches_active ON watches (tracker_id) WHERE status IN ('waiting', 
 CREATE INDEX watches_by_user ON watches (user_id, status);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# user_languages: the language each user speaks (bot/storage/languages.py). `chosen` is what
+# they picked with /language (NULL: follow Telegram), `telegram` the `language_code` their
+# Telegram app sent last. Messages the bot sends on its own (watch updates, escalations,
+# recovery notices) are written in this language.
+_USER_LANGUAGES = """
+CREATE TABLE user_languages (
+    user_id    INTEGER PRIMARY KEY,
+    chosen     TEXT,
+    telegram   TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _USER_LANGUAGES]
 
 SCHEMA_VERSION = len(MIGRATIONS)
