@@ -16,7 +16,10 @@ dropped from the catalogs with its translations (git history keeps them).
 `--check` fails when:
 - a catalog is out of date with the code (run this script without --check);
 - a translation is missing (empty) or marked fuzzy;
-- a translation drops, adds or renames a `{placeholder}`, or has a stray brace;
+- a translation drops, adds or renames a `{placeholder}`, or has a stray brace (one
+  exception: a plural form used for one number only, like Arabic's forms for 0, 1 and 2,
+  may leave out the count `{n}`: "دقيقتان" says "2 minutes" without the digit; so the
+  count of a plural message is always called `{n}`);
 - a translation breaks the HTML its message is sent with: unbalanced or unknown tags, a
   tag the English text does not have, or a bare `<` or `&` (messages whose English text is
   plain text, escaped by the code, are only checked for placeholders);
@@ -26,6 +29,7 @@ dropped from the catalogs with its translations (git history keeps them).
 from __future__ import annotations
 
 import argparse
+import gettext
 import io
 import re
 import string
@@ -207,7 +211,17 @@ def tags(text: str) -> Counter[str]:
     return Counter(m.group(1) + m.group(2).lower() for m in _TAG.finditer(text))
 
 
-def problems(message: Message, num_plurals: int) -> list[str]:
+def single_value_forms(plural_expr: str, num_plurals: int) -> set[int]:
+    """The plural forms that only one count (0..1000) uses, e.g. Arabic's 0, 1 and 2."""
+    rule = gettext.c2py(plural_expr)
+    used: dict[int, int] = {}
+    for n in range(1001):
+        form = rule(n)
+        used[form] = used.get(form, 0) + 1
+    return {form for form in range(num_plurals) if used.get(form) == 1}
+
+
+def problems(message: Message, num_plurals: int, single_forms: set[int] | None = None) -> list[str]:
     """Everything wrong with one translated message (empty list: fine)."""
     ids = message.id if isinstance(message.id, tuple) else (message.id,)
     strings = message.string if isinstance(message.string, tuple) else (message.string,)
@@ -219,8 +233,10 @@ def problems(message: Message, num_plurals: int) -> list[str]:
     try:
         # Plural forms may differ in wording, never in placeholders (Counter: names + uses).
         wanted = set(placeholders(ids[-1]))
-        for text in strings:
+        for index, text in enumerate(strings):
             got = set(placeholders(text))
+            if message.pluralizable and index in (single_forms or set()):
+                got |= {"n"} & wanted
             if got != wanted:
                 missing = ", ".join(sorted(wanted - got)) or "-"
                 extra = ", ".join(sorted(got - wanted)) or "-"
@@ -239,10 +255,11 @@ def problems(message: Message, num_plurals: int) -> list[str]:
 
 def catalog_problems(catalog: Catalog) -> list[str]:
     out = []
+    single = single_value_forms(catalog.plural_expr, catalog.num_plurals)
     for message in catalog:
         if not message.id:
             continue
-        for problem in problems(message, catalog.num_plurals):
+        for problem in problems(message, catalog.num_plurals, single):
             msgid = message.id[0] if isinstance(message.id, tuple) else message.id
             out.append(f"{catalog.locale}: {problem}: {msgid[:70]!r}")
     return out
