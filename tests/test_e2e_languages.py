@@ -16,9 +16,13 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from bot.navixy.client import NavixyClient
+from bot.navixy.models import RegisterRequest
 from bot.sandbox import DeviceScript, NavixySandbox
+from bot.storage.db import Database
+from bot.storage.journal import RegistrationJournal
 from bot.telegram.common import SERVICES_KEY, Services
-from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, installer, make_settings, running_bot
+from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer, installer, make_settings, running_bot
 from tests.e2e import catalog_ready as _catalog_ready
 from tests.fakes.telegram import FakeTelegram
 
@@ -324,4 +328,62 @@ async def test_background_messages_speak_the_language_of_whom_they_go_to(
     assert "1 reintento enviado" in (alert.text or "")
     told = await tg.wait_for_message(me.chat, lambda m: "administradores" in (m.text or ""))
     assert told.text == "Avisei os administradores que este equipamento continua sem comunicar."
+    assert not tg.errors
+
+
+async def test_a_group_answers_each_member_in_their_own_language(
+    tg: FakeTelegram, app: App
+) -> None:
+    nour = tg.user(100, "Nour", language_code="ar")
+    olga = tg.user(101, "Olga", language_code="ru")
+    crew = tg.group_chat(-100321, members=[nour, olga])
+    a = Installer(tg, nour, crew, timeout=15.0)
+    b = Installer(tg, olga, crew, timeout=15.0)
+    to_nour = await a.send("/register", expect="أي جهاز؟")
+    to_olga = await b.send("/register", expect="Какое устройство?")
+    # The Latin name first is isolated: the Arabic message stays right-to-left.
+    assert (to_nour.text or "").startswith(f"{FSI}Nour{PDI}, أي جهاز؟")
+    assert (to_olga.text or "").startswith("Olga, Какое устройство?")
+    assert a.mentions_me(to_nour) and b.mentions_me(to_olga)
+    assert not tg.errors
+
+
+async def test_a_registration_recovered_at_start_up_is_announced_in_the_installers_language(
+    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
+) -> None:
+    settings = make_settings(tg, sandbox.base_url, sandbox.new_api_key(), tmp_path / "bot.db")
+    me = installer(tg, lang="tr")
+    async with running_bot(settings) as app:
+        await _catalog_ready(app)
+        await me.send("/start", expect="Merhaba!")
+    # What a process that crashed mid-request left: a journaled attempt Navixy carried out.
+    request = RegisterRequest(
+        label="AB 123 C",
+        group_id=129301,
+        plugin_id=44,
+        model="telfmb140",
+        device_id=IMEI,
+        phone="491701234567",
+        apn_name="internet.telekom",
+    )
+    async with await Database.open(settings.database_path) as db:
+        await RegistrationJournal(db).begin(
+            draft_id="0123456789ab",
+            user_id=me.user.id,
+            chat_id=me.chat.id,
+            model=request.model,
+            plugin_id=request.plugin_id,
+            device_id=request.device_id,
+            label=request.label,
+            group_id=request.group_id,
+        )
+    key = settings.navixy_api_key.get_secret_value() if settings.navixy_api_key else None
+    async with NavixyClient(sandbox.base_url, api_key=key) as client:
+        created = await client.register(request)
+
+    async with running_bot(settings):
+        notice = await tg.wait_for_message(me.chat, lambda m: "Kaydedildi" in (m.text or ""))
+        assert f"Takip cihazı ID: {created.id}" in (notice.text or "")
+        status = await tg.wait_for_message(me.chat, lambda m: "📡" in (m.text or ""))
+        assert "İlk bağlantı bekleniyor" in (status.text or "")
     assert not tg.errors

@@ -179,7 +179,8 @@ async def say(
     reply_markup: InlineKeyboardMarkup | ForceReply | None = markup
     reply: ReplyParameters | None = None
     if in_group(update):
-        text = f"{mention(update)}, {text}"
+        # Isolated: in Arabic a Latin name first must not turn the message left-to-right.
+        text = f"{tr(update).isolate(mention(update))}, {text}"
         if markup is None and expects_text:
             reply_markup = ForceReply(selective=True, input_field_placeholder=placeholder)
         if update.message is not None:

@@ -1,7 +1,7 @@
 """Language handlers: remember each user's language, and `/language` to change it.
 
 `remember_language` runs before every other handler (group -2): it stores the
-`language_code` Telegram sends with the user (so that messages the bot sends on its
+`language_code` Telegram sends with an admin or installer (so that messages the bot sends on its
 own later — watch updates, escalations, recovery notices — speak it too) and sets the
 language the update is answered in (bot/telegram/user_language.py).
 
@@ -30,7 +30,7 @@ from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, tran
 from bot.storage.db import Database
 from bot.storage.languages import LanguageStore
 from bot.telegram import texts
-from bot.telegram.common import Context, answer, edit, say, tr
+from bot.telegram.common import Context, answer, edit, say, services, tr
 from bot.telegram.user_language import set_update_language
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ async def remember_language(update: Update, context: Context) -> None:
         set_update_language(update, user.language_code)
         return
     try:
-        await languages.seen(user.id, user.language_code)
+        if services(context).settings.role_of(user.id) is not None:  # strangers: not stored
+            await languages.seen(user.id, user.language_code)
     except Exception:
         # The language is a nicety: a failed write must not cost the installer's update.
         log.exception("could not store the language of user %d", user.id)
