@@ -7,11 +7,15 @@
 English is the source language: its catalog maps each message to itself, so a complete
 English catalog is checkable. The other catalogs keep their translations.
 
-A message that is new (or whose English text changed) arrives in every other catalog
-with an EMPTY translation. At run time an empty translation falls back to the English
-text, so nothing breaks, but `--check` fails ("untranslated") until someone writes the
-translation into `locales/<lang>/LC_MESSAGES/bot.po`. A message that left the code is
-dropped from the catalogs with its translations (git history keeps them).
+A message that is new arrives in every other catalog with an EMPTY translation. At run
+time an empty translation falls back to the English text, so nothing breaks, but `--check`
+fails ("untranslated") until someone writes the translation into
+`locales/<lang>/LC_MESSAGES/bot.po`. A message whose English text was edited keeps the old
+translation as a draft, marked fuzzy, with the old English text above it ("# English
+was: ..."):
+fuzzy entries are not used at run time (English is shown) and fail `--check` until a
+translator corrects the text and deletes the `#, fuzzy` line. A message that left the code
+is dropped from the catalogs with its translations (git history keeps them).
 
 `--check` fails when:
 - a catalog is out of date with the code (run this script without --check);
@@ -29,6 +33,7 @@ dropped from the catalogs with its translations (git history keeps them).
 from __future__ import annotations
 
 import argparse
+import difflib
 import gettext
 import io
 import re
@@ -100,7 +105,14 @@ def render(catalog: Catalog) -> bytes:
     catalog.language_team = "Installer Bot"
     catalog.msgid_bugs_address = ""
     out = io.BytesIO()
-    write_po(out, catalog, width=100, omit_header=False, sort_output=True, no_location=True)
+    write_po(
+        out,
+        catalog,
+        width=100,
+        omit_header=False,
+        sort_output=True,
+        no_location=True,
+    )
     # The creation date changes on every run and the generator's version with every Babel
     # release: neither is content, so neither is written (the check compares content only).
     lines = [
@@ -133,12 +145,20 @@ def build(template: Catalog, language: str) -> Catalog:
             continue
         previous = old.get(message.id) if old is not None else None
         flags: set[str] = set()
+        comments: list[str] = []  # the translators' own "# ..." lines are kept
         if language == "en":
             string_: str | tuple[str, ...] = message.id
         elif previous is not None and previous.id == message.id and _filled(previous.string):
             string_ = previous.string
+            comments = list(previous.user_comments)
             if previous.fuzzy:
                 flags.add("fuzzy")  # kept, so that the check reports it
+        elif old is not None and (draft := _edited_from(old, template, message)) is not None:
+            # The English text was edited: the old translation is a draft to correct.
+            string_ = draft.string
+            flags.add("fuzzy")
+            was = draft.id if isinstance(draft.id, str) else draft.id[0]
+            comments = ["English was: " + was.replace("\n", "\\n")]
         elif message.pluralizable:
             string_ = ("",) * catalog.num_plurals
         else:
@@ -150,8 +170,26 @@ def build(template: Catalog, language: str) -> Catalog:
             flags=flags,
             auto_comments=message.auto_comments,
             context=message.context,
+            user_comments=comments,
         )
     return catalog
+
+
+def _edited_from(old: Catalog, template: Catalog, message: Message) -> Message | None:
+    """The translated message the code no longer has whose English text is closest to
+    this new one (an edit, not a new message), or None."""
+    gone = {
+        m.id if isinstance(m.id, str) else m.id[0]: m
+        for m in old
+        if m.id
+        and _filled(m.string)
+        and not m.fuzzy
+        and m.pluralizable == message.pluralizable
+        and template.get(m.id) is None
+    }
+    key = message.id if isinstance(message.id, str) else message.id[0]
+    match = difflib.get_close_matches(key, list(gone), n=1, cutoff=0.75)
+    return gone[match[0]] if match else None
 
 
 def _filled(value: str | tuple[str, ...] | None) -> bool:
@@ -273,7 +311,9 @@ def languages() -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true", help="check only, write nothing")
-    parser.add_argument("--missing", action="store_true", help="list untranslated messages")
+    parser.add_argument(
+        "--missing", action="store_true", help="list untranslated and fuzzy messages"
+    )
     args = parser.parse_args()
     template = extract()
     files = {LOCALES / "bot.pot": render(template)}
@@ -283,8 +323,9 @@ def main() -> int:
     if args.missing:
         for language, catalog in catalogs.items():
             for message in catalog:
-                if message.id and not _filled(message.string):
-                    print(f"{language}: {message.id!r}")
+                if message.id and (not _filled(message.string) or message.fuzzy):
+                    state = "fuzzy" if message.fuzzy else "untranslated"
+                    print(f"{language}: {state}: {message.id!r}")
         return 0
     stale = [p for p, data in files.items() if not p.exists() or p.read_bytes() != data]
     if args.check:

@@ -232,3 +232,18 @@ def test_check_wants_every_plural_form() -> None:
 def test_plain_text_messages_are_checked_for_placeholders_only() -> None:
     # The English text is not HTML (the code escapes it): "<" is fine in the translation.
     assert _problems("Without < and >.", "Без < и >.") == []
+
+
+def test_an_edited_english_text_keeps_the_old_translation_as_a_fuzzy_draft() -> None:
+    old = catalogs.new_catalog("ru")
+    old.add("Which group should the tracker go to?", "В какую группу добавить трекер?")
+    old.add("Cancel", "Отмена")
+    template = catalogs.new_catalog("en")
+    template.add("Which group should this tracker go to?")
+    template.add("Cancel")
+    template.add("Something entirely new")
+    edited = template["Which group should this tracker go to?"]
+    draft = catalogs._edited_from(old, template, edited)
+    assert draft is not None and draft.string == "В какую группу добавить трекер?"
+    # Still in the code ("Cancel") or too different: no draft.
+    assert catalogs._edited_from(old, template, template["Something entirely new"]) is None
