@@ -1,6 +1,6 @@
 """Language handlers: remember each user's language, and `/language` to change it.
 
-`remember_language` runs before every other handler (group -2): it stores the
+`remember_language` runs before every other handler (group -3): it stores the
 `language_code` Telegram sends with an admin or installer (so that messages the bot sends on its
 own later — watch updates, escalations, recovery notices — speak it too) and sets the
 language the update is answered in (bot/telegram/user_language.py).
@@ -39,6 +39,9 @@ LANGUAGES_KEY = "languages"
 CALLBACK_PREFIX = "lang:"
 AUTO = "auto"
 CALLBACK_PATTERN = rf"^{CALLBACK_PREFIX}([A-Za-z_]{{2,8}})$"
+#: A handler group of its own, before the access gate (-1): in one group only the first
+#: matching handler runs, so a second catch-all TypeHandler there would silence this one.
+REMEMBER_GROUP = -3
 
 
 def store(context: Context) -> LanguageStore:
@@ -126,7 +129,7 @@ async def language_chosen(update: Update, context: Context) -> None:
 def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
     """(handler, group) pairs, for `Application.add_handler`."""
     return [
-        (TypeHandler(Update, remember_language), -2),
+        (TypeHandler(Update, remember_language), REMEMBER_GROUP),
         (CommandHandler("language", language_command), 0),
         (CallbackQueryHandler(language_chosen, pattern=CALLBACK_PATTERN), 0),
     ]
