@@ -387,3 +387,28 @@ async def test_a_registration_recovered_at_start_up_is_announced_in_the_installe
         status = await tg.wait_for_message(me.chat, lambda m: "📡" in (m.text or ""))
         assert "İlk bağlantı bekleniyor" in (status.text or "")
     assert not tg.errors
+
+
+async def test_inline_search_and_command_menu_are_translated(tg: FakeTelegram, app: App) -> None:
+    me = installer(tg, lang="ru")
+    results = await me.tg.inline_query(me.user, "fmb140")
+    assert results[0]["title"] == "Teltonika FMB140"
+    assert results[0]["description"] == "Teltonika · код telfmb140"
+    assert tg.last_inline_answer is not None and tg.last_inline_answer["is_personal"] in (
+        True,
+        "true",
+    )
+    stranger = tg.user(666, "Mallory", language_code="es-419")
+    await tg.inline_query(stranger, "fmb")
+    answer = tg.last_inline_answer
+    assert answer is not None and "Sin acceso" in str(answer["button"])
+    # setMyCommands per language; Telegram takes two-letter codes (pt, not pt_BR).
+    assert tg.my_commands(language_code="pt") == tg.my_commands()
+    menus = {
+        c.params.get("language_code"): str(c.params["commands"])
+        for c in tg.calls("setMyCommands")
+        if c.ok
+    }
+    assert set(menus) == {None, "ar", "es", "pt", "ru", "tr"}
+    assert "Сменить язык бота" in menus["ru"] and "Mudar o idioma do bot" in menus["pt"]
+    assert not tg.errors

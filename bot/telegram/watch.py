@@ -60,7 +60,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
-from bot.telegram.user_language import language_for
+from bot.telegram.user_language import crew_language, language_for
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,10 @@ class TelegramWatchView:
         self._shown: dict[int, tuple[str, str]] = {}
 
     def _tr(self, watch: Watch) -> Gettext:
-        """The installer's language, for messages sent without an update to answer."""
-        return gettext_for(self._language_of(watch.user_id) or watch.lang)
+        """The installer's language, for messages sent without an update to answer
+        (in a group chat: the crew's language once one can be set, see user_language)."""
+        crew = crew_language(watch.chat_id) if watch.chat_id < 0 else None
+        return gettext_for(crew or self._language_of(watch.user_id) or watch.lang)
 
     def render(self, watch: Watch, now: float) -> tuple[str, InlineKeyboardMarkup | None]:
         _ = self._tr(watch)
