@@ -42,6 +42,7 @@ DEFAULT_LANGUAGE = "en"
 FSI = "\u2068"
 LRI = "\u2066"
 PDI = "\u2069"
+RLM = "\u200f"
 
 #: A language code only names its base language ("pt") or a region the catalogs don't
 #: have ("es-419", "pt-PT"): the catalog used for it, when it is not simply the base.
@@ -160,6 +161,12 @@ class Translator:
     def datetime(self, when: _datetime) -> str:
         """A date and time, short, as the language writes it."""
         return format_datetime(when, format="short", locale=self.locale)
+
+    @property
+    def mark(self) -> str:
+        """What a line starts with so that it runs right to left even when its first word
+        is Latin ("APN: ...") or a value: RIGHT-TO-LEFT MARK in RTL languages, else nothing."""
+        return RLM if self.rtl else ""
 
     def isolate(self, text: str) -> str:
         """In a right-to-left language, keep `text` (an ID, a number, a label) in one run.

@@ -27,7 +27,11 @@ is dropped from the catalogs with its translations (git history keeps them).
 - a translation breaks the HTML its message is sent with: unbalanced or unknown tags, a
   tag the English text does not have, or a bare `<` or `&` (messages whose English text is
   plain text, escaped by the code, are only checked for placeholders);
-- a plural message does not have exactly the forms its language's Plural-Forms needs.
+- a plural message does not have exactly the forms its language's Plural-Forms needs;
+- in a right-to-left language, a line of a translation starts with a left-to-right word
+  ("Navixy مشغول"): Telegram would lay the whole line out left to right. Start with an
+  Arabic word, or put U+200F (RIGHT-TO-LEFT MARK) first. Placeholders don't count (the code
+  isolates them), nor does a translation that is the English text itself ("IMEI").
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import io
 import re
 import string
 import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -259,7 +264,22 @@ def single_value_forms(plural_expr: str, num_plurals: int) -> set[int]:
     return {form for form in range(num_plurals) if used.get(form) == 1}
 
 
-def problems(message: Message, num_plurals: int, single_forms: set[int] | None = None) -> list[str]:
+def starts_left_to_right(text: str) -> bool:
+    """True if a line of `text` has a left-to-right letter as its first strong character
+    (tags and `{placeholders}` skipped: the code wraps values in isolates)."""
+    for line in re.sub(r"<[^>]*>|\{\w+\}", "", text).split("\n"):
+        for char in line:
+            kind = unicodedata.bidirectional(char)
+            if kind == "L":
+                return True
+            if kind in ("R", "AL"):
+                break
+    return False
+
+
+def problems(
+    message: Message, num_plurals: int, single_forms: set[int] | None = None, *, rtl: bool = False
+) -> list[str]:
     """Everything wrong with one translated message (empty list: fine)."""
     ids = message.id if isinstance(message.id, tuple) else (message.id,)
     strings = message.string if isinstance(message.string, tuple) else (message.string,)
@@ -281,6 +301,10 @@ def problems(message: Message, num_plurals: int, single_forms: set[int] | None =
                 out.append(f"placeholders differ (missing: {missing}; unknown: {extra})")
     except ValueError as exc:
         out.append(f"broken braces: {exc}")
+    if rtl:
+        for text in strings:
+            if text not in ids and starts_left_to_right(text):
+                out.append("right-to-left: a line starts with a left-to-right word")
     if html_problem(ids[-1]) is None:  # the English text is HTML: so must the translation be
         for text in strings:
             problem = html_problem(text)
@@ -297,7 +321,8 @@ def catalog_problems(catalog: Catalog) -> list[str]:
     for message in catalog:
         if not message.id:
             continue
-        for problem in problems(message, catalog.num_plurals, single):
+        rtl = catalog.locale is not None and catalog.locale.character_order == "right-to-left"
+        for problem in problems(message, catalog.num_plurals, single, rtl=rtl):
             msgid = message.id[0] if isinstance(message.id, tuple) else message.id
             out.append(f"{catalog.locale}: {problem}: {msgid[:70]!r}")
     return out

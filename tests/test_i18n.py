@@ -183,7 +183,8 @@ def _problems(msgid: str | tuple[str, str], msgstr: str | tuple[str, ...], **kw:
     catalog.add(msgid, msgstr, **kw)
     single = catalogs.single_value_forms(catalog.plural_expr, catalog.num_plurals)
     message = catalog[msgid[0] if isinstance(msgid, tuple) else msgid]
-    return catalogs.problems(message, catalog.num_plurals, single)
+    rtl = catalog.locale is not None and catalog.locale.character_order == "right-to-left"
+    return catalogs.problems(message, catalog.num_plurals, single, rtl=rtl)
 
 
 def test_check_accepts_a_good_translation() -> None:
@@ -247,3 +248,15 @@ def test_an_edited_english_text_keeps_the_old_translation_as_a_fuzzy_draft() -> 
     assert draft is not None and draft.string == "В какую группу добавить трекер?"
     # Still in the code ("Cancel") or too different: no draft.
     assert catalogs._edited_from(old, template, template["Something entirely new"]) is None
+
+
+def test_check_wants_arabic_lines_to_start_right_to_left() -> None:
+    assert _problems("Navixy is busy.", "Navixy مشغول.", language="ar") == [
+        "right-to-left: a line starts with a left-to-right word"
+    ]
+    assert _problems("Navixy is busy.", "خادم Navixy مشغول.", language="ar") == []
+    assert _problems("Navixy is busy.", "\u200fNavixy مشغول.", language="ar") == []
+    # A value first is fine (the code isolates it); so is an untranslatable term.
+    assert _problems("{label} is online.", "{label} متصل.", language="ar") == []
+    assert _problems("IMEI", "IMEI", language="ar") == []
+    assert _problems("Hi.\n/help shows this.", "مرحبًا.\n/help يعرض هذا.", language="ar") != []

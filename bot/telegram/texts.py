@@ -397,7 +397,7 @@ def summary(_: Gettext, draft: Draft) -> str:
             rows.append((_("Invite by e-mail"), draft.notification_email))
     if draft.code_required and draft.activation_code:
         rows.append((_("Activation code"), mask(draft.activation_code)))
-    lines = [f"<b>{escape(k)}:</b> {_.isolate(escape(v))}" for k, v in rows]
+    lines = [f"{_.mark}<b>{escape(k)}:</b> {_.isolate(escape(v))}" for k, v in rows]
     return _("Check and register:") + "\n\n" + "\n".join(lines)
 
 

@@ -258,7 +258,7 @@ def manual_config(
     for conn in model.connection if model is not None else []:
         if conn.url:
             kind = " ".join(p for p in (conn.protocol, conn.transport) if p)
-            lines.append(_fmt(_, "{kind}: <code>{url}</code>", kind=kind, url=conn.url))
+            lines.append(_.mark + _fmt(_, "{kind}: <code>{url}</code>", kind=kind, url=conn.url))
     if not (server and port) and not (model and model.connection):
         lines.append(escape(_("Ask your admin for the server address and port.")))
     return "\n".join(lines)
@@ -442,7 +442,8 @@ def pending_list(_: Gettext, watches: list[Watch], now: float) -> str:
     lines = [escape(_("Registered, not online yet:"))]
     for w in watches:
         lines.append(
-            _fmt(
+            _.mark
+            + _fmt(
                 _,
                 "• <b>{label}</b> · {tracker_id} · {elapsed}",
                 label=w.label,
