@@ -412,3 +412,19 @@ async def test_inline_search_and_command_menu_are_translated(tg: FakeTelegram, a
     assert set(menus) == {None, "ar", "es", "pt", "ru", "tr"}
     assert "Сменить язык бота" in menus["ru"] and "Mudar o idioma do bot" in menus["pt"]
     assert not tg.errors
+
+
+async def test_a_message_quoting_angle_brackets_reaches_the_installer(
+    tg: FakeTelegram, app: App
+) -> None:
+    """The label rule names "<" and ">": sent as HTML, they must be escaped (they were not)."""
+    me = installer(tg, lang="ru")
+    await me.send("/register", expect=RU.ask_model)
+    await me.send("fmb140", expect=RU.matches)
+    await me.tap("Teltonika FMB140", expect=RU.ask_imei)
+    await me.send(IMEI, expect=RU.ask_phone)
+    await me.send(PHONE_DE, expect="APN")
+    await me.tap(RU.apn_button, expect=RU.ask_label)
+    rule = await me.send("AB <123>", expect="без < и >")
+    assert RU.ask_label in (rule.text or "")
+    assert not tg.errors
