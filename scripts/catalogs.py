@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/catalogs.py            # rewrite locales/bot.pot and every .po file
     .venv/bin/python scripts/catalogs.py --check    # exit 1 on any problem below (CI runs it)
-    .venv/bin/python scripts/catalogs.py --missing  # list the untranslated messages, per language
+    .venv/bin/python scripts/catalogs.py --missing  # list untranslated and fuzzy messages
 
 English is the source language: its catalog maps each message to itself, so a complete
 English catalog is checkable. The other catalogs keep their translations.
@@ -12,9 +12,8 @@ time an empty translation falls back to the English text, so nothing breaks, but
 fails ("untranslated") until someone writes the translation into
 `locales/<lang>/LC_MESSAGES/bot.po`. A message whose English text was edited keeps the old
 translation as a draft, marked fuzzy, with the old English text above it ("# English
-was: ..."):
-fuzzy entries are not used at run time (English is shown) and fail `--check` until a
-translator corrects the text and deletes the `#, fuzzy` line. A message that left the code
+was: ..."): fuzzy entries are not used at run time (English is shown) and fail `--check`
+until a translator corrects the text and deletes the `#, fuzzy` line. A message that left the code
 is dropped from the catalogs with its translations (git history keeps them).
 
 `--check` fails when:
