@@ -21,7 +21,7 @@ import io
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime as _datetime
 from functools import cache, lru_cache
 from pathlib import Path
@@ -187,9 +187,6 @@ class Translator:
 
 #: What message functions take as `_` (a `Translator` is called like gettext).
 Gettext = Translator
-
-#: A plain gettext function, for code that only translates.
-GettextFunction = Callable[[str], str]
 
 
 @lru_cache(maxsize=64)
