@@ -26,7 +26,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.watch import WatchPolicy
-from bot.i18n import available_languages, gettext_for
+from bot.i18n import available_languages, gettext_for, telegram_language_code
 from bot.logs import current_update, setup_logging
 from bot.navixy.client import NavixyClient
 from bot.ops import startup
@@ -44,7 +44,7 @@ from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
-from bot.telegram import texts
+from bot.telegram import language, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
@@ -127,6 +127,8 @@ def build_application(settings: Settings) -> App:
     app.add_handler(TypeHandler(Update, access_gate), group=-1)
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
+    for handler, group in language.handlers():  # /language, and each user's language first
+        app.add_handler(handler, group=group)
     # Before the registration conversation: its fallback answers any button while a
     # registration is open, and the watch's buttons must work then too.
     for handler in WatchChat().handlers():
@@ -159,6 +161,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         observer=vitals.observe_navixy,
     )
     journal = RegistrationJournal(db)
+    await language.start_languages(app, db)
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
     watcher = _build_watcher(app, settings, client, catalog, db)
     svc = Services(
@@ -211,7 +214,14 @@ def _build_watcher(
         poll_seconds=settings.watch_poll_seconds,
     )
     watcher = Watcher(client, WatchStore(db), policy, admin_ids=settings.admin_ids)
-    watcher.attach(TelegramWatchView(app.bot, catalog, policy, api_url=settings.navixy_api_url))
+    view = TelegramWatchView(
+        app.bot,
+        catalog,
+        policy,
+        api_url=settings.navixy_api_url,
+        language_of=language.language_store(app).language_of,
+    )
+    watcher.attach(view)
     return watcher
 
 
@@ -221,9 +231,10 @@ async def _watch_tick(context: Context) -> None:
 
 async def _set_commands(app: App) -> None:
     """The command menu, in English by default and in every language with a catalog."""
-    for language in [None, *(lang for lang in available_languages() if lang != "en")]:
-        commands = [BotCommand(name, text) for name, text in texts.commands(gettext_for(language))]
-        await app.bot.set_my_commands(commands, language_code=language)
+    for lang in [None, *(lang for lang in available_languages() if lang != "en")]:
+        commands = [BotCommand(name, text) for name, text in texts.commands(gettext_for(lang))]
+        code = telegram_language_code(lang) if lang else None
+        await app.bot.set_my_commands(commands, language_code=code)
 
 
 async def _refresh_catalog(context: Context) -> None:

@@ -1,33 +1,98 @@
-"""Extract every translatable string from bot/ and update the gettext catalogs.
+"""Extract every translatable string from bot/, update the gettext catalogs, check them.
 
-    .venv/bin/python scripts/catalogs.py          # rewrite locales/bot.pot and the .po files
-    .venv/bin/python scripts/catalogs.py --check  # exit 1 if a catalog is out of date
+    .venv/bin/python scripts/catalogs.py            # rewrite locales/bot.pot and every .po file
+    .venv/bin/python scripts/catalogs.py --check    # exit 1 on any problem below (CI runs it)
+    .venv/bin/python scripts/catalogs.py --missing  # list untranslated and fuzzy messages
 
-English is the source language: its catalog maps each message to itself, so a
-complete English catalog is checkable. Other languages keep their translations;
-new messages arrive untranslated (shown in English until translated).
+English is the source language: its catalog maps each message to itself, so a complete
+English catalog is checkable. The other catalogs keep their translations.
+
+A message that is new arrives in every other catalog with an EMPTY translation. At run
+time an empty translation falls back to the English text, so nothing breaks, but `--check`
+fails ("untranslated") until someone writes the translation into
+`locales/<lang>/LC_MESSAGES/bot.po`. A message whose English text was edited keeps the old
+translation as a draft, marked fuzzy, with the old English text above it ("# English
+was: ..."): fuzzy entries are not used at run time (English is shown) and fail `--check`
+until a translator corrects the text and deletes the `#, fuzzy` line. A message that left the code
+is dropped from the catalogs with its translations (git history keeps them).
+
+`--check` fails when:
+- a catalog is out of date with the code (run this script without --check);
+- a translation is missing (empty) or marked fuzzy;
+- a translation drops, adds or renames a `{placeholder}`, or has a stray brace (one
+  exception: a plural form used for one number only, like Arabic's forms for 0, 1 and 2,
+  may leave out the count `{n}`: "دقيقتان" says "2 minutes" without the digit; so the
+  count of a plural message is always called `{n}`);
+- a translation breaks the HTML its message is sent with: unbalanced or unknown tags, a
+  tag the English text does not have, or a bare `<` or `&` (messages whose English text is
+  plain text, escaped by the code, are only checked for placeholders);
+- a plural message does not have exactly the forms its language's Plural-Forms needs;
+- in a right-to-left language, a line of a translation starts with a left-to-right word
+  ("Navixy مشغول"): Telegram would lay the whole line out left to right. Start with an
+  Arabic word, or put U+200F (RIGHT-TO-LEFT MARK) first. Placeholders don't count (the code
+  isolates them), nor does a translation that is the English text itself ("IMEI").
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import gettext
 import io
+import re
+import string
 import sys
+import unicodedata
+from collections import Counter
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+#: Comments starting with this, on the line(s) above a message, reach the translators.
+COMMENT_TAGS = ["TRANSLATORS:"]
+
+#: Plural-Forms where the usual gettext rule differs from Babel's CLDR-derived one
+#: (CLDR gives Spanish and Portuguese a third form for millions, "1 000 000 de minutos";
+#: messages here never count that high, and gettext tools expect two forms).
+PLURAL_FORMS = {
+    "es": "nplurals=2; plural=(n != 1);",
+    "pt_BR": "nplurals=2; plural=(n > 1);",
+}
+
+#: The tags Telegram's HTML parse mode understands.
+TELEGRAM_TAGS = {
+    "a",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "s",
+    "strike",
+    "del",
+    "u",
+    "ins",
+    "tg-spoiler",
+    "span",
+    "tg-emoji",
+    "pre",
+    "code",
+    "blockquote",
+}
 
 
 def extract() -> Catalog:
     catalog = Catalog(project="installer-bot", version="1", fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT / "bot"), method_map=[("**.py", "python")], keywords=KEYWORDS
+        str(ROOT / "bot"),
+        method_map=[("**.py", "python")],
+        keywords=KEYWORDS,
+        comment_tags=COMMENT_TAGS,
+        strip_comment_tags=True,
     ):
         catalog.add(
             message, None, [(f"bot/{filename}", lineno)], auto_comments=comments, context=context
@@ -44,7 +109,14 @@ def render(catalog: Catalog) -> bytes:
     catalog.language_team = "Installer Bot"
     catalog.msgid_bugs_address = ""
     out = io.BytesIO()
-    write_po(out, catalog, width=100, omit_header=False, sort_output=True, no_location=True)
+    write_po(
+        out,
+        catalog,
+        width=100,
+        omit_header=False,
+        sort_output=True,
+        no_location=True,
+    )
     # The creation date changes on every run and the generator's version with every Babel
     # release: neither is content, so neither is written (the check compares content only).
     lines = [
@@ -55,42 +127,238 @@ def render(catalog: Catalog) -> bytes:
     return b"".join(lines)
 
 
+def read(path: Path, language: str | None = None) -> Catalog:
+    with path.open("rb") as fh:
+        return read_po(fh, locale=language)
+
+
+def new_catalog(language: str) -> Catalog:
+    catalog = Catalog(locale=language, project="installer-bot", version="1", fuzzy=False)
+    if language in PLURAL_FORMS:
+        # The setter parses the header into the catalog's plural count and rule.
+        catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[language])]
+    return catalog
+
+
 def build(template: Catalog, language: str) -> Catalog:
     path = LOCALES / language / "LC_MESSAGES" / "bot.po"
-    old: Catalog | None = None
-    if path.exists():
-        with path.open("rb") as fh:
-            old = read_po(fh, locale=language)
-    catalog = Catalog(locale=language, project="installer-bot", version="1", fuzzy=False)
+    old = read(path, language) if path.exists() else None
+    catalog = new_catalog(language)
     for message in template:
         if not message.id:
             continue
+        previous = old.get(message.id) if old is not None else None
+        flags: set[str] = set()
+        comments: list[str] = []  # the translators' own "# ..." lines are kept
         if language == "en":
-            string = message.id
-        elif old is not None and message.id in old and old[message.id].string:
-            string = old[message.id].string
+            string_: str | tuple[str, ...] = message.id
+        elif previous is not None and previous.id == message.id and _filled(previous.string):
+            string_ = previous.string
+            comments = list(previous.user_comments)
+            if previous.fuzzy:
+                flags.add("fuzzy")  # kept, so that the check reports it
+        elif old is not None and (draft := _edited_from(old, template, message)) is not None:
+            # The English text was edited: the old translation is a draft to correct.
+            string_ = draft.string
+            flags.add("fuzzy")
+            was = draft.id if isinstance(draft.id, str) else draft.id[0]
+            comments = ["English was: " + was.replace("\n", "\\n")]
+        elif message.pluralizable:
+            string_ = ("",) * catalog.num_plurals
         else:
-            string = ""
-        catalog.add(message.id, string, message.locations, context=message.context)
+            string_ = ""
+        catalog.add(
+            message.id,
+            string_,
+            message.locations,
+            flags=flags,
+            auto_comments=message.auto_comments,
+            context=message.context,
+            user_comments=comments,
+        )
     return catalog
+
+
+def _edited_from(old: Catalog, template: Catalog, message: Message) -> Message | None:
+    """The translated message the code no longer has whose English text is closest to
+    this new one (an edit, not a new message), or None."""
+    gone = {
+        m.id if isinstance(m.id, str) else m.id[0]: m
+        for m in old
+        if m.id
+        and _filled(m.string)
+        and not m.fuzzy
+        and m.pluralizable == message.pluralizable
+        and template.get(m.id) is None
+    }
+    key = message.id if isinstance(message.id, str) else message.id[0]
+    match = difflib.get_close_matches(key, list(gone), n=1, cutoff=0.75)
+    return gone[match[0]] if match else None
+
+
+def _filled(value: str | tuple[str, ...] | None) -> bool:
+    if isinstance(value, tuple):
+        return any(value)
+    return bool(value)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def placeholders(text: str) -> Counter[str]:
+    """`{name}` fields of a str.format template (ValueError for a stray brace)."""
+    return Counter(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[^<>]*)?)>")
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
+
+
+def html_problem(text: str) -> str | None:
+    """Why Telegram's HTML parse mode would reject `text`, or None."""
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "&":
+            m = _ENTITY.match(text, i)
+            if not m:
+                return f"bare '&' at {i} (write &amp;)"
+            i = m.end()
+            continue
+        if c == ">":
+            return f"bare '>' at {i} (write &gt;)"
+        if c != "<":
+            i += 1
+            continue
+        m = _TAG.match(text, i)
+        if not m:
+            return f"bare '<' at {i} (write &lt;)"
+        closing, tag = m.group(1), m.group(2).lower()
+        if tag not in TELEGRAM_TAGS:
+            return f"unknown tag <{tag}>"
+        if closing:
+            if not stack or stack[-1] != tag:
+                return f"unbalanced </{tag}>"
+            stack.pop()
+        else:
+            stack.append(tag)
+        i = m.end()
+    if stack:
+        return f"<{stack[-1]}> is not closed"
+    return None
+
+
+def tags(text: str) -> Counter[str]:
+    return Counter(m.group(1) + m.group(2).lower() for m in _TAG.finditer(text))
+
+
+def single_value_forms(plural_expr: str, num_plurals: int) -> set[int]:
+    """The plural forms that only one count (0..1000) uses, e.g. Arabic's 0, 1 and 2."""
+    rule = gettext.c2py(plural_expr)
+    used: dict[int, int] = {}
+    for n in range(1001):
+        form = rule(n)
+        used[form] = used.get(form, 0) + 1
+    return {form for form in range(num_plurals) if used.get(form) == 1}
+
+
+def starts_left_to_right(text: str) -> bool:
+    """True if a line of `text` has a left-to-right letter as its first strong character
+    (tags and `{placeholders}` skipped: the code wraps values in isolates)."""
+    for line in re.sub(r"<[^>]*>|\{\w+\}", "", text).split("\n"):
+        for char in line:
+            kind = unicodedata.bidirectional(char)
+            if kind == "L":
+                return True
+            if kind in ("R", "AL"):
+                break
+    return False
+
+
+def problems(
+    message: Message, num_plurals: int, single_forms: set[int] | None = None, *, rtl: bool = False
+) -> list[str]:
+    """Everything wrong with one translated message (empty list: fine)."""
+    ids = message.id if isinstance(message.id, tuple) else (message.id,)
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    if message.pluralizable and len(strings) != num_plurals:
+        return [f"has {len(strings)} plural forms, the language needs {num_plurals}"]
+    if not all(strings):
+        return ["untranslated"]
+    out = ["fuzzy"] if message.fuzzy else []
+    try:
+        # Plural forms may differ in wording, never in placeholders (Counter: names + uses).
+        wanted = set(placeholders(ids[-1]))
+        for index, text in enumerate(strings):
+            got = set(placeholders(text))
+            if message.pluralizable and index in (single_forms or set()):
+                got |= {"n"} & wanted
+            if got != wanted:
+                missing = ", ".join(sorted(wanted - got)) or "-"
+                extra = ", ".join(sorted(got - wanted)) or "-"
+                out.append(f"placeholders differ (missing: {missing}; unknown: {extra})")
+    except ValueError as exc:
+        out.append(f"broken braces: {exc}")
+    if rtl:
+        for text in strings:
+            if text not in ids and starts_left_to_right(text):
+                out.append("right-to-left: a line starts with a left-to-right word")
+    if html_problem(ids[-1]) is None:  # the English text is HTML: so must the translation be
+        for text in strings:
+            problem = html_problem(text)
+            if problem:
+                out.append(f"HTML: {problem}")
+            elif tags(text) != tags(ids[-1]):
+                out.append("HTML: other tags than the English text")
+    return out
+
+
+def catalog_problems(catalog: Catalog) -> list[str]:
+    out = []
+    single = single_value_forms(catalog.plural_expr, catalog.num_plurals)
+    for message in catalog:
+        if not message.id:
+            continue
+        rtl = catalog.locale is not None and catalog.locale.character_order == "right-to-left"
+        for problem in problems(message, catalog.num_plurals, single, rtl=rtl):
+            msgid = message.id[0] if isinstance(message.id, tuple) else message.id
+            out.append(f"{catalog.locale}: {problem}: {msgid[:70]!r}")
+    return out
+
+
+def languages() -> list[str]:
+    found = sorted(p.name for p in LOCALES.iterdir() if p.is_dir()) if LOCALES.exists() else []
+    return found if "en" in found else [*found, "en"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--check", action="store_true", help="check only, write nothing")
+    parser.add_argument(
+        "--missing", action="store_true", help="list untranslated and fuzzy messages"
+    )
     args = parser.parse_args()
     template = extract()
     files = {LOCALES / "bot.pot": render(template)}
-    languages = sorted(p.name for p in LOCALES.iterdir() if p.is_dir()) if LOCALES.exists() else []
-    if "en" not in languages:
-        languages.append("en")
-    for language in languages:
-        files[LOCALES / language / "LC_MESSAGES" / "bot.po"] = render(build(template, language))
+    catalogs = {language: build(template, language) for language in languages()}
+    for language, catalog in catalogs.items():
+        files[LOCALES / language / "LC_MESSAGES" / "bot.po"] = render(catalog)
+    if args.missing:
+        for language, catalog in catalogs.items():
+            for message in catalog:
+                if message.id and (not _filled(message.string) or message.fuzzy):
+                    state = "fuzzy" if message.fuzzy else "untranslated"
+                    print(f"{language}: {state}: {message.id!r}")
+        return 0
     stale = [p for p, data in files.items() if not p.exists() or p.read_bytes() != data]
     if args.check:
         for path in stale:
             print(f"out of date: {path.relative_to(ROOT)} (run scripts/catalogs.py)")
-        return 1 if stale else 0
+        found = [p for c in catalogs.values() if str(c.locale) != "en" for p in catalog_problems(c)]
+        for problem in found:
+            print(problem)
+        return 1 if stale or found else 0
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(files[path])

@@ -179,7 +179,7 @@ async def test_error_7_device_id_asks_the_id_again(
     sandbox.inject("tracker/register", fault)
     after = me.last().message_id
     edited = await register(me, card, "Navixy rejected a value")
-    assert "Navixy rejected a value: device not on file" in text_of(edited)
+    assert "Navixy rejected a value.\nNavixy says:\ndevice not on file" in text_of(edited)
     assert edited.button_texts() == []  # the question follows as a new message
     question = await tg.wait_for_message(me.chat, after=after)
     assert "Send the IMEI" in text_of(question)
@@ -201,7 +201,8 @@ async def test_error_7_phone_asks_the_phone_again(
     card = await to_summary(me)
     fault = ErrorFault(7, errors=[{"parameter": "phone", "error": "not a mobile number"}])
     sandbox.inject("tracker/register", fault)
-    await register(me, card, "Navixy rejected a value: not a mobile number")
+    rejected = await register(me, card, "Navixy rejected a value.")
+    assert "not a mobile number" in text_of(rejected)
     question = await tg.wait_for_message(me.chat, lambda m: "Phone number" in text_of(m))
     assert question.message_id > card.message_id
     await me.send(PHONE_2, expect="APN")  # another SIM: its APN is looked up again
@@ -605,7 +606,7 @@ async def test_bad_imei_check_digit_is_asked_again(
     assert bad.force_reply is False  # private chat: no ForceReply needed
 
     short = await me.send("35693803564380", expect="An IMEI")
-    assert "An IMEI has 15 digits; you sent 14." in text_of(short)
+    assert "An IMEI has 15 digits; you sent 14 digits." in text_of(short)
 
     letters = await me.send("35693803564380X", expect="digits only")
     assert "Send the IMEI" in text_of(letters)

@@ -43,7 +43,7 @@ async def test_full_registration_in_nine_inputs(
     tracker = next(iter(sandbox.trackers.values()))
     assert f"Tracker ID: {tracker.id}" in (done.text or "")
     assert tg.inputs[me.user.id] == 9
-    assert tg.my_commands() == ["register", "cancel", "pending", "help"]
+    assert tg.my_commands() == ["register", "cancel", "pending", "language", "help"]
     assert not tg.errors
 
 

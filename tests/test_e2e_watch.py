@@ -293,7 +293,7 @@ async def test_silent_device_ladder_escalates_to_admins_and_ends(
 
     await tick(app, clock, 5 * MIN)
     assert len(sandbox.calls_to("tracker/register_retry")) == 1  # automatic, accepted
-    assert "Activation re-sent 1×" in (current(tg, me, status.message_id).text or "")
+    assert "Activation re-sent 1 time." in (current(tg, me, status.message_id).text or "")
     await tick(app, clock, 5 * MIN)
     assert len(sandbox.calls_to("tracker/register_retry")) == 1  # once only
     await tick(app, clock, 5 * MIN)

@@ -164,6 +164,19 @@ CREATE TABLE quarantine (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY]
+# user_languages: the language each user speaks (bot/storage/languages.py). `chosen` is what
+# they picked with /language (NULL: follow Telegram), `telegram` the `language_code` their
+# Telegram app sent last. Messages the bot sends on its own (watch updates, escalations,
+# recovery notices) are written in this language.
+_USER_LANGUAGES = """
+CREATE TABLE user_languages (
+    user_id    INTEGER PRIMARY KEY,
+    chosen     TEXT,
+    telegram   TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,6 +30,7 @@ from bot.services.registrar import Registrar
 from bot.services.watcher import Watcher
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
+from bot.telegram.user_language import language_for
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ def services(context: Context) -> Services:
 
 
 def tr(update: Update) -> Gettext:
-    user = update.effective_user
-    return gettext_for(user.language_code if user else None)
+    """The installer's language: chosen with /language, else Telegram's (see user_language)."""
+    return gettext_for(language_for(update))
 
 
 # --- drafts: one per user per chat, kept in user_data as plain JSON ---------------------------
@@ -178,7 +179,8 @@ async def say(
     reply_markup: InlineKeyboardMarkup | ForceReply | None = markup
     reply: ReplyParameters | None = None
     if in_group(update):
-        text = f"{mention(update)}, {text}"
+        # Isolated: in Arabic a Latin name first must not turn the message left-to-right.
+        text = f"{tr(update).isolate(mention(update))}, {text}"
         if markup is None and expects_text:
             reply_markup = ForceReply(selective=True, input_field_placeholder=placeholder)
         if update.message is not None:

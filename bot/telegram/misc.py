@@ -105,7 +105,8 @@ async def inline_search(update: Update, context: Context) -> None:
         )
         for m in models
     ]
-    await query.answer(results, auto_pagination=True, cache_time=60, is_personal=False)
+    # Personal: the descriptions are in the asker's language.
+    await query.answer(results, auto_pagination=True, cache_time=60, is_personal=True)
 
 
 async def stale_callback(update: Update, context: Context) -> None:

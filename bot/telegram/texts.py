@@ -11,15 +11,30 @@ from html import escape
 
 from bot.domain.device_id import IdKind, IdProblem, IdRule, example_id
 from bot.domain.draft import Draft, Step
-from bot.domain.fields import FieldProblem
+from bot.domain.fields import APN_MAX, LABEL_MAX, FieldProblem
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
 from bot.photo import CodeKind, PhotoProblem
 
 
-def _fmt(template: str, **values: object) -> str:
-    return template.format(**{k: escape(str(v)) for k, v in values.items()})
+def _fmt(_: Gettext, template: str, **values: object) -> str:
+    """Fill a translated HTML template with escaped values.
+
+    In a right-to-left language every value sits in a Unicode isolate (see
+    `Translator.isolate_placeholders`), so an IMEI or a label keeps its own direction.
+    """
+    return fmt(_, template, **values)
+
+
+def fmt(_: Gettext, template: str, **values: object) -> str:
+    """`_fmt` for the other message modules."""
+    return _.isolate_placeholders(template).format(**{k: escape(str(v)) for k, v in values.items()})
+
+
+def plain(_: Gettext, template: str, **values: object) -> str:
+    """Fill a template that is sent as plain text (a button label, a callback alert)."""
+    return _.isolate_placeholders(template).format(**{k: str(v) for k, v in values.items()})
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -37,6 +52,7 @@ def welcome(_: Gettext) -> str:
 
 def not_allowed(_: Gettext, user_id: int) -> str:
     return _fmt(
+        _,
         _(
             "Sorry, you are not on this bot's list of installers.\n"
             "Your Telegram user id is <code>{user_id}</code>: send it to your admin to get access."
@@ -51,8 +67,22 @@ def commands(_: Gettext) -> list[tuple[str, str]]:
         ("register", _("Register a device")),
         ("cancel", _("Stop the current registration")),
         ("pending", _("Registered devices not online yet")),
+        ("language", _("Change the bot's language")),
         ("help", _("What this bot does")),
     ]
+
+
+def pick_language(_: Gettext) -> str:
+    return _("Which language should I use with you?")
+
+
+def button_language_auto(_: Gettext) -> str:
+    return _("As my Telegram app")
+
+
+def language_set(_: Gettext, name: str) -> str:
+    # TRANSLATORS: {language} is the language's own name, e.g. "Русский".
+    return _fmt(_, _("Done: I will write to you in {language}."), language=name)
 
 
 def cancelled(_: Gettext) -> str:
@@ -75,7 +105,7 @@ def stale_button(_: Gettext) -> str:
 
 
 def already_registered_card(_: Gettext, tracker_id: int) -> str:
-    return _fmt(_("Already registered: tracker ID {tracker_id}."), tracker_id=tracker_id)
+    return _fmt(_, _("Already registered: tracker ID {tracker_id}."), tracker_id=tracker_id)
 
 
 def internal_error(_: Gettext) -> str:
@@ -108,11 +138,12 @@ def skip_hint(_: Gettext) -> str:
 
 
 def pick_model(_: Gettext, query: str) -> str:
-    return _fmt(_("Models matching “{query}”: pick one."), query=query)
+    return _fmt(_, _("Models matching “{query}”: pick one."), query=query)
 
 
 def no_model_match(_: Gettext, query: str) -> str:
     return _fmt(
+        _,
         _(
             "No model matches “{query}”. Try the vendor or the code (e.g. FMB140), "
             "or search the whole list."
@@ -128,7 +159,7 @@ def catalog_unavailable(_: Gettext) -> str:
 
 
 def model_chosen(_: Gettext, title: str) -> str:
-    return _fmt(_("Model: {title}"), title=title)
+    return _fmt(_, _("Model: {title}"), title=title)
 
 
 def model_unknown(_: Gettext) -> str:
@@ -137,6 +168,7 @@ def model_unknown(_: Gettext) -> str:
 
 def no_plugin(_: Gettext, title: str) -> str:
     return _fmt(
+        _,
         _(
             "{title} cannot be registered from this Navixy account: no registration "
             "method applies to it. Ask your admin, or send /register to pick another model."
@@ -159,16 +191,29 @@ def ask_device_id(_: Gettext, rule: IdRule) -> str:
     elif rule.kind is IdKind.MEID:
         text = _("Send the MEID: 14 hexadecimal characters, e.g. {example}.")
     elif rule.kind is IdKind.DIGITS:
-        text = _("Send the device ID: {n} digits, e.g. {example}.")
-    else:
-        text = _(
-            "Send the device ID: {min}–{max} Latin letters, digits or hyphens, e.g. {example}."
+        text = _.ngettext(
+            "Send the device ID: {n} digit, e.g. {example}.",
+            "Send the device ID: {n} digits, e.g. {example}.",
+            rule.max_len,
         )
-    return _fmt(text, example=example, n=rule.max_len, min=rule.min_len, max=rule.max_len)
+    else:
+        text = _.ngettext(
+            "Send the device ID: {min}–{n} Latin letter, digit or hyphen, e.g. {example}.",
+            "Send the device ID: {min}–{n} Latin letters, digits or hyphens, e.g. {example}.",
+            rule.max_len,
+        )
+    return _fmt(
+        _,
+        text,
+        example=example,
+        n=_.number(rule.max_len),
+        min=_.number(rule.min_len),
+    )
 
 
 def bad_device_id(_: Gettext, rule: IdRule, problem: IdProblem, raw: str) -> str:
     digits = sum(ch.isdigit() for ch in raw)
+    n = digits
     if problem is IdProblem.EMPTY:
         text = _("That was empty.")
     elif problem is IdProblem.BAD_CHECKSUM:
@@ -184,15 +229,34 @@ def bad_device_id(_: Gettext, rule: IdRule, problem: IdProblem, raw: str) -> str
         else:
             text = _("The device ID has digits only.")
     elif rule.kind is IdKind.IMEI:
-        text = _("An IMEI has 15 digits; you sent {digits}.")
+        text = _.ngettext(
+            "An IMEI has 15 digits; you sent {n} digit.",
+            "An IMEI has 15 digits; you sent {n} digits.",
+            digits,
+        )
     elif problem is IdProblem.TOO_SHORT:
-        text = _("Too short: at least {min} characters.")
+        text, n = too_short(_, rule.min_len), rule.min_len
     elif problem is IdProblem.TOO_LONG:
-        text = _("Too long: at most {max} characters.")
+        text, n = too_long(_, rule.max_len), rule.max_len
     else:
-        text = _("Wrong length: {min}–{max} characters expected.")
-    head = _fmt(text, digits=digits, min=rule.min_len, max=rule.max_len)
+        n = rule.max_len
+        text = _.ngettext(
+            "Wrong length: {min}–{n} character expected.",
+            "Wrong length: {min}–{n} characters expected.",
+            n,
+        )
+    head = _fmt(_, text, n=_.number(n), min=_.number(rule.min_len))
     return head + "\n" + ask_device_id(_, rule)
+
+
+def too_short(_: Gettext, n: int) -> str:
+    return _.ngettext(
+        "Too short: at least {n} character.", "Too short: at least {n} characters.", n
+    )
+
+
+def too_long(_: Gettext, n: int) -> str:
+    return _.ngettext("Too long: at most {n} character.", "Too long: at most {n} characters.", n)
 
 
 # --- phone ----------------------------------------------------------------------------------
@@ -222,6 +286,7 @@ def bad_phone(_: Gettext, problem: PhoneProblem) -> str:
 
 def apn_found(_: Gettext, operator: str, apn: str) -> str:
     return _fmt(
+        _,
         _("The SIM belongs to {operator}. Its APN is <code>{apn}</code>."),
         operator=operator,
         apn=apn,
@@ -229,7 +294,7 @@ def apn_found(_: Gettext, operator: str, apn: str) -> str:
 
 
 def use_apn_button(_: Gettext, operator: str, apn: str) -> str:
-    return _("Use {operator}: {apn}").format(operator=operator, apn=apn)
+    return plain(_, _("Use {operator}: {apn}"), operator=operator, apn=apn)
 
 
 def ask_apn_name(_: Gettext, *, looked_up: bool) -> str:
@@ -255,11 +320,10 @@ def bad_field(_: Gettext, problem: FieldProblem, step: Step) -> str:
     if step is Step.NOTIFY_EMAIL:
         return _("That does not look like an e-mail address, e.g. name@example.com.")
     if problem is FieldProblem.TOO_LONG:
-        if step is Step.LABEL:
-            return _("Too long: at most 60 characters.")
-        return _("Too long: at most 40 characters.")
+        limit = LABEL_MAX if step is Step.LABEL else APN_MAX
+        return _fmt(_, too_long(_, limit), n=_.number(limit))
     if step is Step.LABEL:
-        return _("Use printable characters only, without < and >.")
+        return escape(_("Use printable characters only, without < and >."))
     if step is Step.APN_PASSWORD:
         return _("The password contains characters that are not allowed.")
     return _("Use Latin letters, digits and . - _ @ only.")
@@ -269,9 +333,14 @@ def bad_field(_: Gettext, problem: FieldProblem, step: Step) -> str:
 
 
 def ask_label(_: Gettext) -> str:
-    return _(
-        "Name for this tracker, as it will show in Navixy: the vehicle's plate number "
-        "is a good choice (e.g. <i>AB 123 C</i>). Up to 60 characters."
+    return _fmt(
+        _,
+        _(
+            "Name for this tracker, as it will show in Navixy: the vehicle's plate number "
+            "is a good choice (e.g. <i>{example}</i>). Up to {n} characters."
+        ),
+        example="AB 123 C",
+        n=_.number(LABEL_MAX),
     )
 
 
@@ -315,9 +384,9 @@ def summary(_: Gettext, draft: Draft) -> str:
         apn = draft.apn_name or _("(none)")
         extra = []
         if draft.apn_user:
-            extra.append(_("user {user}").format(user=draft.apn_user))
+            extra.append(plain(_, _("user {user}"), user=draft.apn_user))
         if draft.apn_password:
-            extra.append(_("password {password}").format(password=mask(draft.apn_password)))
+            extra.append(plain(_, _("password {password}"), password=mask(draft.apn_password)))
         rows.append((_("APN"), apn + (" (" + ", ".join(extra) + ")" if extra else "")))
     rows.append((_("Label"), draft.label or ""))
     rows.append((_("Group"), draft.group_title or _("No group")))
@@ -328,7 +397,7 @@ def summary(_: Gettext, draft: Draft) -> str:
             rows.append((_("Invite by e-mail"), draft.notification_email))
     if draft.code_required and draft.activation_code:
         rows.append((_("Activation code"), mask(draft.activation_code)))
-    lines = [f"<b>{escape(k)}:</b> {escape(v)}" for k, v in rows]
+    lines = [f"{_.mark}<b>{escape(k)}:</b> {_.isolate(escape(v))}" for k, v in rows]
     return _("Check and register:") + "\n\n" + "\n".join(lines)
 
 
@@ -359,15 +428,17 @@ def registered(
     _: Gettext, *, tracker_id: int, label: str, model: str, device_id: str | None, mobile: bool
 ) -> str:
     text = _fmt(
+        _,
         _("✅ Registered.\n\n<b>Tracker ID: {tracker_id}</b>\nLabel: {label}\nModel: {model}"),
         tracker_id=tracker_id,
         label=label,
         model=model,
     )
     if device_id:
-        text += "\n" + _fmt(_("Device ID: {device_id}"), device_id=device_id)
+        text += "\n" + _fmt(_, _("Device ID: {device_id}"), device_id=device_id)
     if mobile and device_id:
         text += "\n\n" + _fmt(
+            _,
             _("Give the employee this identifier for the X-GPS Tracker app: {device_id}"),
             device_id=device_id,
         )
@@ -405,7 +476,7 @@ def register_error(
     code = error.code
     if code == 7:
         details = "; ".join(e.error for e in error.errors if e.error) or error.description
-        return _fmt(_("Navixy rejected a value: {details}"), details=details)
+        return escape(_("Navixy rejected a value.")) + quoted(_, details)
     if code == 13:
         return _(
             "The Navixy account this bot uses is not allowed to register devices. "
@@ -430,6 +501,7 @@ def register_error(
     if code == 224:
         if existing_id is not None:
             return _fmt(
+                _,
                 _(
                     "This device is already registered in your account as “{label}” "
                     "(tracker ID {tracker_id}). Nothing new was created."
@@ -462,10 +534,18 @@ def register_error(
         )
     if code == 15:
         return _("Navixy is busy (too many requests). Wait a few seconds and tap Register again.")
-    return _fmt(
-        _("Navixy refused the registration: {description} (code {code})."),
-        description=error.description,
-        code=code,
+    return _fmt(_, _("Navixy refused the registration (error {code})."), code=code) + quoted(
+        _, error.description
+    )
+
+
+def quoted(_: Gettext, detail: str) -> str:
+    """Navixy's own (English) words, as a quoted detail under our sentence."""
+    detail = detail.strip()
+    if not detail:
+        return ""
+    return (
+        "\n" + escape(_("Navixy says:")) + f"\n<blockquote>{_.isolate(escape(detail))}</blockquote>"
     )
 
 
@@ -525,7 +605,7 @@ def inline_not_allowed(_: Gettext) -> str:
 
 
 def inline_description(_: Gettext, vendor: str, code: str) -> str:
-    return _("{vendor} · code {code}").format(vendor=vendor, code=code)
+    return plain(_, _("{vendor} · code {code}"), vendor=vendor, code=code)
 
 
 # --- photos of the label --------------------------------------------------------------------
@@ -539,7 +619,7 @@ def photo_found_one(_: Gettext, device_id: str, *, from_ocr: bool) -> str:
         )
     else:
         text = _("Read from the barcode: <code>{device_id}</code>. Use it?")
-    return _fmt(text, device_id=device_id)
+    return _fmt(_, text, device_id=device_id)
 
 
 def photo_found_many(_: Gettext) -> str:
@@ -555,8 +635,8 @@ def photo_seen(_: Gettext, kinds: Sequence[CodeKind]) -> str:
         CodeKind.IMEI: _("an IMEI"),
         CodeKind.MEID: _("an MEID"),
     }
-    seen = ", ".join(dict.fromkeys(names[k] for k in kinds))
-    return _fmt(_("I found {seen}, but not the ID this model needs."), seen=seen)
+    seen = _.join(list(dict.fromkeys(names[k] for k in kinds)))
+    return _fmt(_, _("I found {seen}, but not the ID this model needs."), seen=seen)
 
 
 def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
@@ -588,7 +668,7 @@ def photo_tips(_: Gettext) -> str:
 
 
 def button_use_id(_: Gettext, device_id: str) -> str:
-    return _("Use {device_id}").format(device_id=device_id)
+    return plain(_, _("Use {device_id}"), device_id=device_id)
 
 
 def button_type_instead(_: Gettext) -> str:
@@ -596,4 +676,4 @@ def button_type_instead(_: Gettext) -> str:
 
 
 def button_same_model(_: Gettext, title: str) -> str:
-    return _("Same as before: {title}").format(title=title)
+    return plain(_, _("Same as before: {title}"), title=title)

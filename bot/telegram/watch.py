@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
+from bot.telegram.user_language import crew_language, language_for
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,32 @@ def _summary(watch: Watch) -> Any:
 class TelegramWatchView:
     """Sends and edits the watch's messages (implements bot.services.watcher.WatchView)."""
 
-    def __init__(self, bot: Bot, catalog: Catalog, policy: WatchPolicy, *, api_url: str) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        catalog: Catalog,
+        policy: WatchPolicy,
+        *,
+        api_url: str,
+        language_of: Callable[[int], str | None] | None = None,
+    ) -> None:
         self._bot = bot
+        # The language each user speaks now (bot.storage.languages), else the watch's own.
+        self._language_of = language_of or (lambda user_id: None)
         self._catalog = catalog
         self._policy = policy
         self._server = tracker_server(api_url)
         # What each status message shows now: skip edits that change nothing.
         self._shown: dict[int, tuple[str, str]] = {}
 
+    def _tr(self, watch: Watch) -> Gettext:
+        """The installer's language, for messages sent without an update to answer
+        (in a group chat: the crew's language once one can be set, see user_language)."""
+        crew = crew_language(watch.chat_id) if watch.chat_id < 0 else None
+        return gettext_for(crew or self._language_of(watch.user_id) or watch.lang)
+
     def render(self, watch: Watch, now: float) -> tuple[str, InlineKeyboardMarkup | None]:
-        _ = gettext_for(watch.lang)
+        _ = self._tr(watch)
         parts = [wt.heading(_, watch)]
         summary = _summary(watch)
         if watch.connected_at is None:  # never connected (waiting, or ended so)
@@ -197,7 +214,7 @@ class TelegramWatchView:
             self._shown.pop(watch.tracker_id, None)
 
     async def first_fix(self, watch: Watch, lat: float, lng: float) -> None:
-        _ = gettext_for(watch.lang)
+        _ = self._tr(watch)
         private = watch.chat_id > 0
         keyboard = (
             ReplyKeyboardMarkup(
@@ -219,7 +236,7 @@ class TelegramWatchView:
             log.info("online card for tracker %d not sent: %s", watch.tracker_id, exc)
 
     async def offer_options(self, watch: Watch, now: float) -> None:
-        _ = gettext_for(watch.lang)
+        _ = self._tr(watch)
         text = wt.options(_, watch, self._policy, now)
         if watch.manual_config:
             model = self._catalog.model(watch.model)
@@ -230,17 +247,17 @@ class TelegramWatchView:
     async def escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
         sent = 0
         for admin_id in admin_ids:
-            # The admin's language is unknown here: the default catalog.
-            text = wt.escalation(gettext_for(None), watch, now)
+            # Each admin in their own language (English if they never talked to the bot).
+            text = wt.escalation(gettext_for(self._language_of(admin_id)), watch, now)
             if await self._send(admin_id, text):
                 sent += 1
         log.info("tracker %d silent: told %d of %d admins", watch.tracker_id, sent, len(admin_ids))
         if sent:
-            await self._send(watch.chat_id, wt.installer_escalated(gettext_for(watch.lang)))
+            await self._send(watch.chat_id, wt.installer_escalated(self._tr(watch)))
 
     async def ended(self, watch: Watch, now: float) -> None:
         if watch.status in (Phase.EXPIRED, Phase.GONE):
-            _ = gettext_for(watch.lang)
+            _ = self._tr(watch)
             text = wt.heading(_, watch) + "\n\n" + wt.ended_line(_, watch.status)
             await self._send(watch.chat_id, text)
 
@@ -294,7 +311,7 @@ async def start_watch(update: Update, context: Context, draft: Draft, done: Regi
             model_title=draft.model_title,
             device_id=done.device_id,
             user_name=user.first_name if user else "",
-            lang=user.language_code if user else None,
+            lang=language_for(update),
             manual_config=manual,
         )
     except Exception:

@@ -23,10 +23,9 @@ from bot.domain.watch import (
 from bot.i18n import Gettext
 from bot.navixy.models import DeviceModel
 from bot.storage.watches import Watch
+from bot.telegram.texts import fmt
 
-
-def _fmt(template: str, **values: object) -> str:
-    return template.format(**{k: escape(str(v)) for k, v in values.items()})
+_fmt = fmt
 
 
 def _age(_: Gettext, seconds: float | None) -> str:
@@ -35,21 +34,35 @@ def _age(_: Gettext, seconds: float | None) -> str:
     if seconds < 60:
         return _("just now")
     if seconds < 3600:
-        return _("{n} min ago").format(n=int(seconds // 60))
-    return _("{n} h ago").format(n=int(seconds // 3600))
+        n = int(seconds // 60)
+        return _.ngettext("{n} minute ago", "{n} minutes ago", n).format(n=_.number(n))
+    n = int(seconds // 3600)
+    return _.ngettext("{n} hour ago", "{n} hours ago", n).format(n=_.number(n))
+
+
+def minutes_text(_: Gettext, n: int) -> str:
+    """`5 min` with the plural form the language needs (`5 мин`, `21 دقيقة`)."""
+    return _.ngettext("{n} min", "{n} min", n).format(n=_.number(n))
+
+
+def hours_text(_: Gettext, n: int) -> str:
+    return _.ngettext("{n} h", "{n} h", n).format(n=_.number(n))
 
 
 def _minutes(_: Gettext, seconds: float) -> str:
     minutes = whole_minutes(seconds)
     if minutes < 60:
-        return _("{n} min").format(n=minutes)
-    return _("{h} h {m} min").format(h=minutes // 60, m=minutes % 60)
+        return minutes_text(_, minutes)
+    # TRANSLATORS: a duration: hours, then minutes ("1 h 5 min").
+    return _("{hours} {minutes}").format(
+        hours=hours_text(_, minutes // 60), minutes=minutes_text(_, minutes % 60)
+    )
 
 
 def _distance(_: Gettext, metres: float) -> str:
     if metres < 1000:
-        return _("{n} m").format(n=round(metres))
-    return _("{n} km").format(n=f"{metres / 1000:.1f}")
+        return _("{n} m").format(n=_.number(round(metres)))
+    return _("{n} km").format(n=_.decimal(metres / 1000, 1))
 
 
 # --- the status message ---------------------------------------------------------------------
@@ -57,6 +70,7 @@ def _distance(_: Gettext, metres: float) -> str:
 
 def heading(_: Gettext, watch: Watch) -> str:
     return _fmt(
+        _,
         _("📡 <b>{label}</b> · tracker {tracker_id}\n{model}"),
         label=watch.label,
         tracker_id=watch.tracker_id,
@@ -93,14 +107,14 @@ def state_lines(_: Gettext, s: StateSummary) -> list[str]:
     if s.gsm_level is None:
         lines.append(_("📶 GSM: {value}").format(value=not_reported(_)))
     else:
-        gsm = _("📶 GSM: {level} %").format(level=s.gsm_level)
+        gsm = _("📶 GSM: {level} %").format(level=_.number(s.gsm_level))
         if s.roaming:
             gsm += " · " + _("roaming")
         lines.append(gsm)
     if s.board_voltage is not None:
-        lines.append(_("🔌 Board voltage: {v} V").format(v=f"{s.board_voltage:.1f}"))
+        lines.append(_("🔌 Board voltage: {v} V").format(v=_.decimal(s.board_voltage, 1)))
     if s.battery_level is not None:
-        lines.append(_("🔋 Battery: {n} %").format(n=s.battery_level))
+        lines.append(_("🔋 Battery: {n} %").format(n=_.number(s.battery_level)))
     if s.ignition is not None:
         lines.append(_("🔑 Ignition: on") if s.ignition else _("🔑 Ignition: off"))
     return [escape(line) for line in lines]
@@ -141,7 +155,7 @@ def guided_prompt(_: Gettext, check: Check) -> str:
 
 def distance_line(_: Gettext, metres: float, near: bool) -> str:
     mark = "✅" if near else "⚠️"
-    return escape(_("{mark} Distance to you: {d}").format(mark=mark, d=_distance(_, metres)))
+    return mark + " " + escape(_("Distance to you: {d}").format(d=_distance(_, metres)))
 
 
 def waiting_lines(_: Gettext, watch: Watch, policy: WatchPolicy, now: float) -> list[str]:
@@ -149,19 +163,26 @@ def waiting_lines(_: Gettext, watch: Watch, policy: WatchPolicy, now: float) -> 
     p = progress(policy, elapsed)
     lines = []
     if p.overdue:
-        lines.append(_fmt(_("⚠️ No connection after {elapsed}."), elapsed=_minutes(_, elapsed)))
+        lines.append(_fmt(_, _("⚠️ No connection after {elapsed}."), elapsed=_minutes(_, elapsed)))
     else:
         lines.append(
             _fmt(
+                _,
                 _("⏳ Waiting for the first connection: {elapsed}"),
                 elapsed=_minutes(_, elapsed),
             )
         )
         lines.append(
-            _fmt(
-                _("{bar} usually within {total} min"),
-                bar=progress_bar(p),
-                total=whole_minutes(policy.activation),
+            progress_bar(p)
+            + " "
+            + _fmt(
+                _,
+                _.ngettext(
+                    "usually within {n} minute",
+                    "usually within {n} minutes",
+                    whole_minutes(policy.activation),
+                ),
+                n=_.number(whole_minutes(policy.activation)),
             )
         )
     return lines
@@ -174,13 +195,16 @@ def retry_note(_: Gettext, watch: Watch) -> str | None:
         outcome = RetryOutcome(watch.last_retry_result)
     except ValueError:
         return None
-    if watch.retries:
-        head = _("🔁 Activation re-sent {n}×.").format(n=watch.retries)
-    else:
-        head = _("🔁 Activation retry:")
+    head = retries_text(_, watch.retries) if watch.retries else _("🔁 Activation retry:")
     if outcome is RetryOutcome.SENT:
         return escape(head)
     return escape(head + " " + retry_short(_, outcome))
+
+
+def retries_text(_: Gettext, n: int) -> str:
+    return _.ngettext(
+        "🔁 Activation re-sent {n} time.", "🔁 Activation re-sent {n} times.", n
+    ).format(n=_.number(n))
 
 
 def retry_short(_: Gettext, outcome: RetryOutcome) -> str:
@@ -223,17 +247,18 @@ def manual_config(
     if server and port:
         lines.append(
             _fmt(
+                _,
                 _("Server: <code>{server}</code> · port <code>{port}</code>"),
                 server=server,
                 port=port,
             )
         )
     elif server:
-        lines.append(_fmt(_("Server: <code>{server}</code>"), server=server))
+        lines.append(_fmt(_, _("Server: <code>{server}</code>"), server=server))
     for conn in model.connection if model is not None else []:
         if conn.url:
             kind = " ".join(p for p in (conn.protocol, conn.transport) if p)
-            lines.append(_fmt("{kind}: <code>{url}</code>", kind=kind, url=conn.url))
+            lines.append(_.mark + _fmt(_, "{kind}: <code>{url}</code>", kind=kind, url=conn.url))
     if not (server and port) and not (model and model.connection):
         lines.append(escape(_("Ask your admin for the server address and port.")))
     return "\n".join(lines)
@@ -244,6 +269,7 @@ def manual_config(
 
 def online_card(_: Gettext, watch: Watch, *, can_request_location: bool) -> str:
     text = _fmt(
+        _,
         _("✅ <b>{label}</b> is installed and online. Its position is on the map above."),
         label=watch.label,
     )
@@ -261,8 +287,9 @@ def share_location_button(_: Gettext) -> str:
 def distance_verdict(_: Gettext, metres: float, near: bool, fix_age: float | None) -> str:
     d = _distance(_, metres)
     if near:
-        return _fmt(_("✅ The device's position is {d} from you: it matches."), d=d)
+        return _fmt(_, _("✅ The device's position is {d} from you: it matches."), d=d)
     text = _fmt(
+        _,
         _(
             "⚠️ The device's position is {d} from you. Check the IMEI on the label "
             "(another device?) and that this is the right vehicle. It may also be an old "
@@ -281,6 +308,7 @@ def no_location_to_compare(_: Gettext) -> str:
 
 def options(_: Gettext, watch: Watch, policy: WatchPolicy, now: float) -> str:
     head = _fmt(
+        _,
         _("⚠️ <b>{label}</b> is not online after {elapsed}."),
         label=watch.label,
         elapsed=_minutes(_, now - watch.started_at),
@@ -311,10 +339,15 @@ def escalation(_: Gettext, watch: Watch, now: float) -> str:
     name = escape(watch.user_name or str(watch.user_id))
     installer = f'<a href="tg://user?id={watch.user_id}">{name}</a>'
     tried = [_("automatic retry: {r}").format(r=_auto_result(_, watch))]
-    tried.append(_("retries sent: {n}").format(n=watch.retries))
+    tried.append(
+        _.ngettext("{n} retry sent", "{n} retries sent", watch.retries).format(
+            n=_.number(watch.retries)
+        )
+    )
     if watch.apn_changed:
         tried.append(_("APN changed"))
     text = _fmt(
+        _,
         _(
             "🚨 No connection after {elapsed}\n"
             "<b>{label}</b> · tracker {tracker_id}\nModel: {model}"
@@ -325,8 +358,8 @@ def escalation(_: Gettext, watch: Watch, now: float) -> str:
         model=watch.title,
     )
     if watch.device_id:
-        text += "\n" + _fmt(_("Device ID: {device_id}"), device_id=watch.device_id)
-    text += "\n" + _("Installer: {installer}").format(installer=installer)
+        text += "\n" + _fmt(_, _("Device ID: {device_id}"), device_id=watch.device_id)
+    text += "\n" + _.isolate_placeholders(_("Installer: {installer}")).format(installer=installer)
     text += "\n" + escape(_("Tried: {tried}").format(tried="; ".join(tried)))
     return text
 
@@ -378,7 +411,7 @@ def retry_result(_: Gettext, outcome: RetryOutcome, *, code: int | None, apn: bo
         return _("Navixy is busy. Try again in a minute.")
     if outcome is RetryOutcome.UNAVAILABLE:
         return _("Navixy did not answer. Try again in a minute.")
-    return _fmt(_("Navixy refused the retry (code {code})."), code=code or "?")
+    return _fmt(_, _("Navixy refused the retry (code {code})."), code=code or "?")
 
 
 # --- APN entry ------------------------------------------------------------------------------
@@ -409,7 +442,9 @@ def pending_list(_: Gettext, watches: list[Watch], now: float) -> str:
     lines = [escape(_("Registered, not online yet:"))]
     for w in watches:
         lines.append(
-            _fmt(
+            _.mark
+            + _fmt(
+                _,
                 "• <b>{label}</b> · {tracker_id} · {elapsed}",
                 label=w.label,
                 tracker_id=w.tracker_id,
@@ -470,7 +505,7 @@ def button_skip(_: Gettext) -> str:
 
 
 def button_pending_check(_: Gettext, label: str) -> str:
-    return _("🔄 {label}").format(label=label[:40])
+    return "🔄 " + _.isolate(label[:40])
 
 
 def button_pending_retry(_: Gettext) -> str:

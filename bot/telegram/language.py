@@ -1,0 +1,135 @@
+"""Language handlers: remember each user's language, and `/language` to change it.
+
+`remember_language` runs before every other handler (group -3): it stores the
+`language_code` Telegram sends with an admin or installer (so that messages the bot sends on its
+own later — watch updates, escalations, recovery notices — speak it too) and sets the
+language the update is answered in (bot/telegram/user_language.py).
+
+`/language` shows one button per catalog plus "as my Telegram"; a tap stores the
+choice (`bot.storage.languages.LanguageStore`) and, in a private chat, sets the
+command menu of that chat in the chosen language.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler
+
+from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, translator
+from bot.storage.db import Database
+from bot.storage.languages import LanguageStore
+from bot.telegram import texts
+from bot.telegram.common import Context, answer, edit, say, services, tr
+from bot.telegram.user_language import set_update_language
+
+log = logging.getLogger(__name__)
+
+LANGUAGES_KEY = "languages"
+CALLBACK_PREFIX = "lang:"
+AUTO = "auto"
+CALLBACK_PATTERN = rf"^{CALLBACK_PREFIX}([A-Za-z_]{{2,8}})$"
+#: A handler group of its own, before the access gate (-1): in one group only the first
+#: matching handler runs, so a second catch-all TypeHandler there would silence this one.
+REMEMBER_GROUP = -3
+
+
+def store(context: Context) -> LanguageStore:
+    return cast(LanguageStore, context.application.bot_data[LANGUAGES_KEY])
+
+
+async def start_languages(app: Application[Any, Any, Any, Any, Any, Any], db: Database) -> None:
+    """At start-up: load everyone's language (before any update or watch message)."""
+    languages = LanguageStore(db)
+    await languages.load()
+    app.bot_data[LANGUAGES_KEY] = languages
+
+
+def language_store(app: Application[Any, Any, Any, Any, Any, Any]) -> LanguageStore:
+    return cast(LanguageStore, app.bot_data[LANGUAGES_KEY])
+
+
+async def remember_language(update: Update, context: Context) -> None:
+    user = update.effective_user
+    if user is None:
+        set_update_language(update, None)
+        return
+    languages: LanguageStore | None = context.application.bot_data.get(LANGUAGES_KEY)
+    if languages is None:
+        set_update_language(update, user.language_code)
+        return
+    try:
+        if services(context).settings.role_of(user.id) is not None:  # strangers: not stored
+            await languages.seen(user.id, user.language_code)
+    except Exception:
+        # The language is a nicety: a failed write must not cost the installer's update.
+        log.exception("could not store the language of user %d", user.id)
+    set_update_language(update, languages.language_of(user.id) or user.language_code)
+
+
+def keyboard(current: str) -> InlineKeyboardMarkup:
+    """One button per language (in its own name), the current one marked."""
+    rows = []
+    for language in available_languages():
+        name = LANGUAGE_NAMES.get(language, language)
+        mark = "✅ " if language == current else ""
+        rows.append([InlineKeyboardButton(mark + name, callback_data=CALLBACK_PREFIX + language)])
+    return InlineKeyboardMarkup(rows)
+
+
+async def language_command(update: Update, context: Context) -> None:
+    _ = tr(update)
+    user = update.effective_user
+    assert user is not None
+    chosen = store(context).get(user.id).chosen
+    rows = keyboard(_.language).inline_keyboard
+    auto = InlineKeyboardButton(
+        ("✅ " if chosen is None else "") + texts.button_language_auto(_),
+        callback_data=CALLBACK_PREFIX + AUTO,
+    )
+    markup = InlineKeyboardMarkup([*rows, [auto]])
+    await say(update, context, texts.pick_language(_), markup)
+
+
+async def language_chosen(update: Update, context: Context) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and user is not None
+    value = (query.data or "")[len(CALLBACK_PREFIX) :]
+    chosen = None if value == AUTO else value
+    if chosen is not None and chosen not in available_languages():
+        await answer(query)
+        return
+    await store(context).choose(user.id, chosen)
+    language = chosen or user.language_code
+    set_update_language(update, language)
+    _ = translator(resolve_language(language))
+    await answer(query)
+    await edit(query, texts.language_set(_, LANGUAGE_NAMES.get(_.language, _.language)))
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        # The menu follows the app's language; a chosen one is set for this chat.
+        commands = [BotCommand(name, text) for name, text in texts.commands(_)]
+        try:
+            await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat.id))
+        except TelegramError as exc:
+            log.info("command menu for chat %d not set: %s", chat.id, exc)
+
+
+def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
+    """(handler, group) pairs, for `Application.add_handler`."""
+    return [
+        (TypeHandler(Update, remember_language), REMEMBER_GROUP),
+        (CommandHandler("language", language_command), 0),
+        (CallbackQueryHandler(language_chosen, pattern=CALLBACK_PATTERN), 0),
+    ]
