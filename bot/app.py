@@ -174,7 +174,13 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         watcher=watcher,
     )
     app.bot_data[SERVICES_KEY] = svc
-    app.bot_data[DELIVERY_KEY] = ResultDelivery(app.bot, journal, catalog, watcher)
+    app.bot_data[DELIVERY_KEY] = ResultDelivery(
+        app.bot,
+        journal,
+        catalog,
+        watcher,
+        language_of=language.language_store(app).language_of,
+    )
     await catalog.load_cache()
     # Navixy may be down: start serving (from the cache) and refresh in the background,
     # once the application runs.

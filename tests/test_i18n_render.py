@@ -42,7 +42,7 @@ from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
 from bot.storage.watches import Watch
-from bot.telegram import texts
+from bot.telegram import delivery, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.common import cb
 from bot.telegram.language import CALLBACK_PREFIX
@@ -244,6 +244,10 @@ def _messages(_: Translator) -> Iterator[str]:
         texts.not_allowed(_, 987654321),
         texts.cancelled(_),
         texts.cancelled_unconfirmed(_),
+        delivery.checking(_),
+        delivery.not_created(_),
+        delivery.not_found_yet(_),
+        delivery.never_created(_, str(SAMPLES["label"])),
         texts.nothing_to_cancel(_),
         texts.internal_error(_),
         texts.use_buttons(_),

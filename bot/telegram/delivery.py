@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from html import escape
 from typing import cast
 
@@ -60,8 +61,14 @@ class ResultDelivery:
     """Shows journaled successes in their chat, starts their watch, journals the delivery."""
 
     def __init__(
-        self, bot: Bot, journal: RegistrationJournal, catalog: Catalog, watcher: Watcher
+        self,
+        bot: Bot,
+        journal: RegistrationJournal,
+        catalog: Catalog,
+        watcher: Watcher,
+        language_of: Callable[[int], str | None] = lambda user_id: None,
     ) -> None:
+        self._language_of = language_of
         self._bot = bot
         self._journal = journal
         self._catalog = catalog
@@ -72,13 +79,18 @@ class ResultDelivery:
         assert attempt.tracker_id is not None
         model = self._catalog.model(attempt.model)
         return texts.registered(
-            gettext_for(attempt.lang),
+            self._gettext(attempt),
             tracker_id=attempt.tracker_id,
             label=attempt.label,
             model=model.title if model is not None else attempt.model,
             device_id=attempt.assigned_device_id or attempt.device_id,
             mobile=self._mobile(attempt),
         )
+
+    def _gettext(self, attempt: Attempt) -> Gettext:
+        # Sent on the bot's own, maybe much later: in the language the installer uses now,
+        # else the one they registered in.
+        return gettext_for(self._language_of(attempt.user_id) or attempt.lang)
 
     async def deliver(
         self, attempt_id: int, *, card: int | None = None, again: bool = False
@@ -122,7 +134,7 @@ class ResultDelivery:
     async def tell_not_created(self, attempt: Attempt) -> None:
         """An attempt with an unknown outcome was settled in the background as not created:
         the installer, who saw no result (or cancelled meanwhile), is told (best effort)."""
-        text = never_created(gettext_for(attempt.lang), attempt.label)
+        text = never_created(self._gettext(attempt), attempt.label)
         if attempt.chat_id < 0 and attempt.user_name:
             link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
             text = f"{link}, {text}"
