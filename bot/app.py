@@ -34,7 +34,6 @@ from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
-from bot.sandbox import NavixySandbox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
@@ -146,6 +145,8 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     url = settings.navixy_api_url
     api_key = settings.navixy_api_key.get_secret_value() if settings.navixy_api_key else None
     if settings.use_sandbox:
+        from bot.sandbox import NavixySandbox  # aiohttp and the model file: only in sandbox mode
+
         sandbox = NavixySandbox()
         api_key = sandbox.new_api_key()
         url = await sandbox.start()
@@ -308,7 +309,7 @@ async def _stop_services(app: App) -> None:
     if svc is not None:
         await svc.client.aclose()
         await svc.db.close()
-    sandbox: NavixySandbox | None = app.bot_data.get(SANDBOX_KEY)
+    sandbox = app.bot_data.get(SANDBOX_KEY)
     if sandbox is not None:
         await sandbox.stop()
     # Let a photo decode in progress finish (about a second at worst), off the loop.
