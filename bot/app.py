@@ -19,6 +19,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     InlineQueryHandler,
+    MessageHandler,
     TypeHandler,
 )
 
@@ -41,6 +42,7 @@ from bot.telegram import texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.misc import (
+    UNHANDLED,
     access_gate,
     cancel_outside,
     help_command,
@@ -48,6 +50,7 @@ from bot.telegram.misc import (
     on_error,
     stale_callback,
     start,
+    unhandled_message,
 )
 from bot.telegram.processing import PerConversationProcessor
 from bot.telegram.watch import TelegramWatchView, WatchChat
@@ -93,6 +96,8 @@ def build_application(settings: Settings) -> App:
     app.add_handler(CommandHandler("cancel", cancel_outside))
     app.add_handler(InlineQueryHandler(inline_search))
     app.add_handler(CallbackQueryHandler(stale_callback))
+    # Last: whatever nothing else took still gets an answer (a hint and the Register button).
+    app.add_handler(MessageHandler(UNHANDLED, unhandled_message))
     app.add_handler(write_through_handler(), group=100)
     app.add_error_handler(on_error)
     return app
