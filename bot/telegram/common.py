@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackContext, ExtBot, filters
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
 from bot.domain.draft import Draft
@@ -298,7 +300,7 @@ async def _patiently(call: Callable[[], Awaitable[T]], patience: float) -> T:
         try:
             return await call()
         except RetryAfter as exc:
-            wait = _seconds(exc.retry_after) + 0.1
+            wait = _retry_after(exc) + 0.1
             if waited + wait > patience:
                 raise
             log.info("flood control: waiting %.1f s before sending again", wait)
@@ -313,7 +315,11 @@ async def _patiently(call: Callable[[], Awaitable[T]], patience: float) -> T:
             await asyncio.sleep(NETWORK_BACKOFF * failures)
 
 
-def _seconds(value: float | timedelta) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB 22 warns that the int will become a timedelta: either is fine here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: float | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
