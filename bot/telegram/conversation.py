@@ -655,8 +655,11 @@ async def _on_field(
             await close_keyboard(update.callback_query)
         value: str | None = ""
     else:
-        if secret and not await forget_secret_message(update):
-            await say(update, context, texts.secret_not_deleted(tr(update)))
+        if secret:
+            # Deleted where the bot may; where it may not, the installer is told so.
+            may = await can_delete_messages(update, context)
+            if not (may and await forget_secret_message(update)):
+                await say(update, context, texts.secret_not_deleted(tr(update)))
         result = check(_text(update))
         if result.problem is not None:
             note = texts.bad_field(tr(update), result.problem, step)
