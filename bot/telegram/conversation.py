@@ -766,6 +766,7 @@ async def on_edit(update: Update, context: Context) -> State | None:
     ]
     rows.append([InlineKeyboardButton(texts.button_back(_), callback_data=cb(draft, "back"))])
     assert update.callback_query is not None
+    await commit_state(update, context, CONVERSATION_NAME, EDIT)
     await edit(
         update.callback_query,
         texts.summary(_, draft) + "\n\n" + texts.pick_field(_),
@@ -779,6 +780,7 @@ async def on_edit_back(update: Update, context: Context) -> State | None:
     if draft is None:
         return None
     assert update.callback_query is not None
+    await commit_state(update, context, CONVERSATION_NAME, Step.SUMMARY)
     await edit(
         update.callback_query, texts.summary(tr(update), draft), _card_keyboard(update, draft)
     )
