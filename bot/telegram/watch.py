@@ -51,12 +51,14 @@ from bot.services.catalog import Catalog
 from bot.services.registrar import Registered
 from bot.services.watcher import Apn
 from bot.storage.watches import Watch
+from bot.telegram import texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.common import (
     ADDRESSED,
     TEXT,
     Context,
     answer,
+    can_delete_messages,
     edit_text,
     forget_secret_message,
     say,
@@ -456,8 +458,10 @@ class WatchChat:
             entry.user, entry.step = check.value, "password"
             await say(update, context, wt.ask_apn_password(_), skip, expects_text=True)
             return
-        if update.callback_query is None:
-            await forget_secret_message(update)
+        if update.callback_query is None and not (
+            await can_delete_messages(update, context) and await forget_secret_message(update)
+        ):
+            await say(update, context, texts.secret_not_deleted(_))
         check = fields.check_apn_password(raw)
         if check.value is None:
             await say(update, context, wt.bad_apn(_), skip, expects_text=True)
