@@ -20,6 +20,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     InlineQueryHandler,
+    MessageHandler,
     TypeHandler,
 )
 from telegram.warnings import PTBUserWarning
@@ -48,6 +49,7 @@ from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
 from bot.telegram.misc import (
+    UNHANDLED,
     access_gate,
     cancel_outside,
     help_command,
@@ -55,6 +57,7 @@ from bot.telegram.misc import (
     on_error,
     stale_callback,
     start,
+    unhandled_message,
 )
 from bot.telegram.processing import PerConversationProcessor
 from bot.telegram.watch import TelegramWatchView, WatchChat
@@ -136,6 +139,8 @@ def build_application(settings: Settings) -> App:
     app.add_handler(CommandHandler("cancel", cancel_outside))
     app.add_handler(InlineQueryHandler(inline_search))
     app.add_handler(CallbackQueryHandler(stale_callback))
+    # Last: whatever nothing else took still gets an answer (a hint and the Register button).
+    app.add_handler(MessageHandler(UNHANDLED, unhandled_message))
     app.add_handler(write_through_handler(), group=100)
     app.add_error_handler(on_error)
     return app

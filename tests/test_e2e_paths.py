@@ -696,10 +696,13 @@ async def test_edited_messages_do_not_advance(
     imei_message = next(m for m in tg.user_messages(me.chat) if m.get("text") == IMEI)
     before = len(tg.messages(me.chat))
 
-    # The installer corrects the IMEI message into a phone number: not an answer.
+    # The installer corrects the IMEI message into a phone number: not an answer, but not
+    # ignored either: one line says that edits are not read.
     await tg.edit_text(me.user, me.chat, imei_message["message_id"], "+49 170 1234567")
+    note = await tg.wait_for_message(me.chat)
+    assert "not edits" in text_of(note)
     await tg.wait_idle()
-    assert len(tg.messages(me.chat)) == before
+    assert len(tg.messages(me.chat)) == before + 1
     assert not sandbox.calls_to("apn_settings/read")
 
     await me.send(PHONE_2, expect="APN")  # the phone question was still open
@@ -742,7 +745,7 @@ async def test_inline_search_picks_the_model(
     assert not tg.errors
 
 
-async def test_inline_pick_outside_a_conversation_is_ignored(
+async def test_inline_pick_outside_a_conversation_starts_one(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
@@ -750,8 +753,10 @@ async def test_inline_pick_outside_a_conversation_is_ignored(
     assert any("GV55" in r["title"] for r in results)
     text = results[0]["input_message_content"]["message_text"]
     await tg.send_text(me.user, me.chat, text, via_bot=True)
-    await tg.wait_idle()
-    assert tg.messages(me.chat) == []  # no conversation: a model pick alone starts nothing
+    # No registration was open: the pick starts one with that model (never silence).
+    question = await tg.wait_for_message(me.chat)
+    assert "IMEI" in text_of(question)
+    await me.send("/cancel", expect="Cancelled")
     assert not tg.errors
 
 

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import copy
 import logging
+import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from html import escape
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from telegram import (
+    Bot,
     CallbackQuery,
+    ChatMemberAdministrator,
     ForceReply,
     InlineKeyboardMarkup,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackContext, ExtBot, filters
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
 from bot.domain.draft import Draft
@@ -30,9 +40,12 @@ from bot.services.registrar import Registrar
 from bot.services.watcher import Watcher
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
+from bot.telegram.safe_text import MAX_CALLBACK_TEXT, clip_plain, fit_html, plain_text
 from bot.telegram.user_language import language_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+ReplyMarkup = InlineKeyboardMarkup | ForceReply | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 
@@ -138,10 +151,12 @@ def cb_pattern(action_regex: str) -> str:
 
 async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
     """Answer a button press at once; a too-old query must not abort the handler."""
+    if text is not None:
+        text = clip_plain(text, MAX_CALLBACK_TEXT)
     try:
         await query.answer(text, show_alert=alert)
-    except BadRequest as exc:
-        log.info("callback answer failed: %s", exc.message)
+    except TelegramError as exc:
+        log.info("callback answer failed: %s", exc)
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -167,8 +182,8 @@ async def say(
     *,
     expects_text: bool = False,
     placeholder: str | None = None,
-) -> Message:
-    """Send one message to the installer.
+) -> Message | None:
+    """Send one message to the installer (None if Telegram never took it: see `send`).
 
     In groups the bot only sees replies to its own messages (privacy mode), so a
     question that expects typed text carries a selective ForceReply, and the
@@ -185,9 +200,129 @@ async def say(
             reply_markup = ForceReply(selective=True, input_field_placeholder=placeholder)
         if update.message is not None:
             reply = ReplyParameters(update.message.message_id, allow_sending_without_reply=True)
-    return await context.bot.send_message(
-        chat.id, text, reply_markup=reply_markup, reply_parameters=reply
-    )
+    return await send(context.bot, chat.id, text, reply_markup, reply=reply)
+
+
+#: How long an interactive send may wait out Telegram's flood control (429 retry_after), in
+#: total, before it gives up; the installer is waiting for this very message.
+FLOOD_PATIENCE = 60.0
+#: Retries after a network error or a Telegram 5xx (a TimedOut send may have arrived:
+#: a question shown twice is better than a question never shown).
+NETWORK_RETRIES = 2
+NETWORK_BACKOFF = 0.5
+
+
+async def send(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    reply_markup: ReplyMarkup | None = None,
+    *,
+    reply: ReplyParameters | None = None,
+    patience: float = FLOOD_PATIENCE,
+) -> Message | None:
+    """The send layer: every message of the bot goes out through here (or `edit_text`).
+
+    The text is made valid Telegram HTML and clipped to 4096 characters (`fit_html`),
+    flood waits are sat out within `patience` seconds, network errors retried; markup
+    Telegram still refuses is sent as plain text. It never raises: when the message
+    finally could not be sent it logs and returns None, and the caller carries on with
+    its state saved, so the installer's next message is answered (re-asked) normally.
+    """
+    html_text = fit_html(text)
+
+    async def attempt(body: str, mode: str | None) -> Message:
+        return await bot.send_message(
+            chat_id, body, parse_mode=mode, reply_markup=reply_markup, reply_parameters=reply
+        )
+
+    try:
+        return await _patiently(lambda: attempt(html_text, ParseMode.HTML), patience)
+    except BadRequest as exc:
+        if not _markup_refused(exc):
+            log.warning("send to chat %s failed: %s", chat_id, exc.message)
+            return None
+        log.warning("Telegram refused the markup (%s); sending plain text", exc.message)
+        try:
+            return await _patiently(lambda: attempt(plain_text(text), None), patience)
+        except TelegramError as again:
+            log.warning("send to chat %s failed: %s", chat_id, again)
+    except TelegramError as exc:
+        log.warning("send to chat %s failed: %s", chat_id, exc)
+    return None
+
+
+async def edit_text(
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    patience: float = FLOOD_PATIENCE,
+) -> bool:
+    """Edit one of the bot's messages, through the same checks as `send`.
+
+    True when the message shows the text ('not modified' included); never raises.
+    """
+    html_text = fit_html(text)
+
+    async def attempt(body: str, mode: str | None) -> object:
+        return await bot.edit_message_text(
+            body, chat_id=chat_id, message_id=message_id, parse_mode=mode, reply_markup=markup
+        )
+
+    try:
+        await _patiently(lambda: attempt(html_text, ParseMode.HTML), patience)
+        return True
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return True
+        if _markup_refused(exc):
+            log.warning("Telegram refused the markup (%s); editing as plain text", exc.message)
+            with contextlib.suppress(TelegramError):
+                await _patiently(lambda: attempt(plain_text(text), None), patience)
+                return True
+        log.info("edit failed: %s", exc.message)
+    except TelegramError as exc:
+        log.info("edit failed: %s", exc)
+    return False
+
+
+def _markup_refused(exc: BadRequest) -> bool:
+    message = exc.message.lower()
+    return "can't parse" in message or "entities" in message or "too long" in message
+
+
+async def _patiently(call: Callable[[], Awaitable[T]], patience: float) -> T:
+    """`call()`, retried after flood waits (within `patience` s) and network errors."""
+    waited = 0.0
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except RetryAfter as exc:
+            wait = _retry_after(exc) + 0.1
+            if waited + wait > patience:
+                raise
+            log.info("flood control: waiting %.1f s before sending again", wait)
+            waited += wait
+            await asyncio.sleep(wait)
+        except BadRequest:
+            raise  # a subclass of NetworkError, but sending it again changes nothing
+        except NetworkError:
+            failures += 1
+            if failures > NETWORK_RETRIES:
+                raise
+            await asyncio.sleep(NETWORK_BACKOFF * failures)
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB 22 warns that the int will become a timedelta: either is fine here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: float | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
@@ -195,17 +330,10 @@ async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
 
     False when the text could not be shown (the message is gone, or Telegram failed).
     """
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" in exc.message.lower():
-            return True
-        log.info("edit failed: %s", exc.message)
+    message = query.message
+    if message is None:
         return False
-    except TelegramError as exc:
-        log.info("edit failed: %s", exc)
-        return False
-    return True
+    return await edit_text(query.get_bot(), message.chat.id, message.message_id, text, markup)
 
 
 def chosen_button(query: CallbackQuery) -> str | None:
@@ -239,16 +367,100 @@ async def close_keyboard(query: CallbackQuery) -> None:
     await edit(query, text)
 
 
-async def forget_secret_message(update: Update) -> None:
+async def forget_secret_message(update: Update) -> bool:
     """Delete the installer's message that carried a secret (APN password, code).
 
-    Works in private chats; in groups only where the bot may delete messages.
+    Works in private chats; in groups only where the bot may delete messages. False when
+    the message could not be deleted (the installer must then be told).
     """
     message = update.effective_message
     if message is None:
-        return
-    with contextlib.suppress(TelegramError):
+        return True
+    try:
         await message.delete()
+    except TelegramError as exc:
+        log.info("could not delete a message carrying a secret: %s", exc)
+        return False
+    return True
+
+
+async def can_delete_messages(update: Update, context: Context) -> bool:
+    """May the bot delete other members' messages in this chat (always, in private chats)?"""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, context.bot.id)
+    except TelegramError as exc:
+        log.info("could not read the bot's rights in chat %s: %s", chat.id, exc)
+        return False
+    if member.status == ChatMemberStatus.OWNER:
+        return True
+    return isinstance(member, ChatMemberAdministrator) and member.can_delete_messages
+
+
+async def commit_state(update: Update, context: Context, conversation: str, state: object) -> None:
+    """Write this user's data and conversation state to the database now.
+
+    Called before a question is sent: a process killed right after the question reached
+    the installer then still knows the question, and takes the answer. (The write-through
+    handler writes the same again after the update.) A failed write is logged, not fatal.
+    """
+    persistence = context.application.persistence
+    chat, user = update.effective_chat, update.effective_user
+    if persistence is None or chat is None or user is None or context.user_data is None:
+        return
+    try:
+        await asyncio.gather(
+            persistence.update_user_data(user.id, copy.deepcopy(context.user_data)),
+            persistence.update_conversation(conversation, (chat.id, user.id), state),
+        )
+    except Exception:
+        log.warning("could not save the state before asking", exc_info=True)
+
+
+#: The commands this bot answers (a bare "/cmd" in a group is ours only if it is one of them).
+COMMANDS = frozenset({"start", "help", "register", "cancel", "pending"})
+
+
+def addressed_to_bot(message: Message, bot_id: int, bot_username: str | None) -> bool:
+    """Is this message for the bot? Private chats: always. Groups (an admin bot sees every
+    message): a command for this bot ("/cmd@thisbot", or one of its own commands bare), a
+    reply to one of the bot's messages, or a message sent via the bot's inline mode."""
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    if message.via_bot is not None and message.via_bot.id == bot_id:
+        return True
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return True
+    command = command_of(message)
+    if command is None:
+        return False
+    name, _, addressee = command.partition("@")
+    if addressee:
+        return bot_username is not None and addressee.lower() == bot_username.lower()
+    return name.lower() in COMMANDS
+
+
+def command_of(message: Message) -> str | None:
+    """ "cmd" or "cmd@bot" when the message starts with a bot command, else None."""
+    text = message.text or message.caption or ""
+    entities = message.entities or message.caption_entities
+    for entity in entities:
+        if entity.type == MessageEntityType.BOT_COMMAND and entity.offset == 0:
+            return text[1 : entity.length]
+    return None
+
+
+class AddressedToBot(filters.MessageFilter):
+    """`addressed_to_bot` as a filter."""
+
+    __slots__ = ()
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        return addressed_to_bot(message, bot.id, bot.username)
 
 
 class RepliesToBot(filters.MessageFilter):
@@ -277,3 +489,13 @@ TEXT = (
     & RepliesToBot()
 )
 PHOTO = filters.UpdateType.MESSAGE & (filters.PHOTO | filters.Document.ALL) & RepliesToBot()
+ADDRESSED = AddressedToBot()
+#: A new message for the bot that is neither a command nor a photo/file: at a step, what a
+#: step's own handlers did not take (a sticker, a voice note, a contact, a location, ...).
+OTHER = (
+    filters.UpdateType.MESSAGE
+    & ~filters.COMMAND
+    & ~(filters.PHOTO | filters.Document.ALL)
+    & ADDRESSED
+)
+CONTACT = filters.UpdateType.MESSAGE & filters.CONTACT & ADDRESSED

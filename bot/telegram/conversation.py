@@ -12,21 +12,22 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    filters,
 )
 
 from bot.domain import fields
 from bot.domain.device_id import check_device_id, parse_id_type
 from bot.domain.draft import PARAMETER_STEPS, ApnOffer, Draft, Step
-from bot.domain.phone import check_phone
+from bot.domain.phone import PhoneCheck, check_phone
 from bot.domain.plugins import choose_plugin, requires_activation_code
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
@@ -36,16 +37,21 @@ from bot.services.registrar import NoAnswer, Registered, Rejected
 from bot.storage.journal import AttemptStatus
 from bot.telegram import delivery, texts
 from bot.telegram.common import (
+    ADDRESSED,
+    CONTACT,
+    OTHER,
     PHOTO,
     TEXT,
     VIA_BOT,
     Context,
     answer,
+    can_delete_messages,
     cb,
     cb_parts,
     cb_pattern,
     chosen_button,
     close_keyboard,
+    commit_state,
     drop_draft,
     edit,
     forget_secret_message,
@@ -64,6 +70,8 @@ EDIT = "edit"  # state: picking the field to change on the summary card
 END = ConversationHandler.END
 MAX_MATCHES = 8
 INLINE_PICK = re.compile(r"\[([A-Za-z0-9_.\-]{1,64})\]\s*$")
+#: States answered with buttons: anything typed or sent there gets "use the buttons".
+BUTTON_STEPS = frozenset({Step.GROUP, Step.SUMMARY})
 
 State = str | int
 Ask = Callable[[Update, Context, Draft, str | None], Awaitable[State]]
@@ -112,10 +120,78 @@ async def stale_button(update: Update, context: Context) -> State | None:
 
 
 async def advance(update: Update, context: Context, draft: Draft, note: str | None = None) -> State:
-    """Save the draft and ask its next question; returns the new state."""
+    """Save the draft and ask its next question; returns the new state.
+
+    The draft and the new state are committed to the database *before* the question is
+    sent: a process killed right after the question reached the installer still takes
+    the answer when it is back.
+    """
     step = draft.next_step()
     save_draft(context, draft)
+    await commit_state(update, context, CONVERSATION_NAME, step)
     return await ASK[step](update, context, draft, note)
+
+
+def register_keyboard(_: Gettext) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.button_start_register(_), callback_data="start:register")]]
+    )
+
+
+async def offer_register(update: Update, context: Context, text: str) -> None:
+    """A short answer outside a registration, with the Register button under it."""
+    await say(update, context, text, register_keyboard(tr(update)))
+
+
+async def start_from_imei(update: Update, context: Context) -> State:
+    """An IMEI typed while no registration is open starts one with it."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None and user is not None
+    check = check_device_id(parse_id_type("imei"), _text(update))
+    draft = Draft.start(chat.id, user.id)
+    draft.device_id = check.value
+    return await advance(update, context, draft)
+
+
+async def start_from_inline_pick(update: Update, context: Context) -> State | None:
+    """A model picked in inline search while no registration is open starts one with it."""
+    message = update.effective_message
+    chat, user = update.effective_chat, update.effective_user
+    assert message is not None and chat is not None and user is not None
+    match = INLINE_PICK.search(message.text or "")
+    if match is None or message.via_bot is None or message.via_bot.id != context.bot.id:
+        await offer_register(update, context, texts.idle_hint(tr(update)))
+        return None
+    draft = Draft.start(chat.id, user.id)
+    save_draft(context, draft)
+    state = await _pick_model(update, context, draft, match.group(1))
+    if state is None:  # the model is unknown or Navixy did not answer: nothing started
+        drop_draft(update, context)
+    return state
+
+
+async def on_lost_state(update: Update, context: Context) -> State:
+    """A message in a conversation whose saved state this version does not know (or that
+    the running process lost): ask the draft's next question again, or offer a new start."""
+    draft = load_draft(update, context)
+    if draft is None:
+        await offer_register(update, context, texts.idle_hint(tr(update)))
+        return END
+    return await advance(update, context, draft)
+
+
+def _other_at(step: Step | str) -> Callable[[Update, Context], Coroutine[Any, Any, State | None]]:
+    """A sticker, voice note, location, ... at a step: one short hint, the state is kept."""
+
+    async def hint(update: Update, context: Context) -> State | None:
+        _ = tr(update)
+        if not isinstance(step, Step) or step in BUTTON_STEPS:
+            await say(update, context, texts.use_buttons(_))
+        else:
+            await say(update, context, texts.type_hint(_, step), expects_text=True)
+        return None
+
+    return hint
 
 
 def _with_note(note: str | None, text: str) -> str:
@@ -252,11 +328,18 @@ def _text_question(
     *,
     skippable: bool = False,
     placeholder: str | None = None,
+    secret: bool = False,
 ) -> Ask:
-    """A question answered by typing (optionally with a Skip button)."""
+    """A question answered by typing (optionally with a Skip button).
+
+    A `secret` asked in a group where the bot cannot delete messages says so first: the
+    answer would stay visible to every member.
+    """
 
     async def ask(update: Update, context: Context, draft: Draft, note: str | None) -> State:
         text = _with_note(note, question(tr(update)))
+        if secret and in_group(update) and not await can_delete_messages(update, context):
+            text = texts.secret_stays_visible(tr(update)) + "\n\n" + text
         await _ask_text(
             update, context, text, skippable=skippable, draft=draft, placeholder=placeholder
         )
@@ -272,9 +355,11 @@ ask_apn_name = _text_question(
     placeholder="internet",
 )
 ask_apn_user = _text_question(Step.APN_USER, texts.ask_apn_user, skippable=True)
-ask_apn_password = _text_question(Step.APN_PASSWORD, texts.ask_apn_password, skippable=True)
+ask_apn_password = _text_question(
+    Step.APN_PASSWORD, texts.ask_apn_password, skippable=True, secret=True
+)
 ask_label = _text_question(Step.LABEL, texts.ask_label, placeholder="AB 123 C")
-ask_code = _text_question(Step.CODE, texts.ask_code)
+ask_code = _text_question(Step.CODE, texts.ask_code, secret=True)
 ask_notify_phone = _text_question(Step.NOTIFY_PHONE, texts.ask_notify_phone, skippable=True)
 ask_notify_email = _text_question(Step.NOTIFY_EMAIL, texts.ask_notify_email, skippable=True)
 
@@ -357,7 +442,8 @@ async def current_draft(update: Update, context: Context) -> Draft | None:
             return None
         await answer(query)
     elif draft is None:
-        await say(update, context, texts.stale_button(tr(update)))
+        # The conversation's state outlived its draft (unreadable, or lost): start afresh.
+        await offer_register(update, context, texts.idle_hint(tr(update)))
     return draft
 
 
@@ -490,11 +576,25 @@ async def on_device_id(update: Update, context: Context) -> State | None:
     return await advance(update, context, draft)
 
 
+def _phone_check(update: Update) -> PhoneCheck:
+    """The phone number typed, or shared as a contact (often without its "+")."""
+    message = update.effective_message
+    contact = message.contact if message is not None else None
+    if contact is None:
+        return check_phone(_text(update))
+    raw = contact.phone_number.strip()
+    if not raw.startswith("+"):
+        international = check_phone("+" + raw)
+        if international.ok:
+            return international
+    return check_phone(raw)
+
+
 async def on_phone(update: Update, context: Context) -> State | None:
     draft = await current_draft(update, context)
     if draft is None:
         return END
-    check = check_phone(_text(update))
+    check = _phone_check(update)
     if check.value is None:
         assert check.problem is not None
         await say(update, context, texts.bad_phone(tr(update), check.problem), expects_text=True)
@@ -555,7 +655,10 @@ async def _on_field(
         value: str | None = ""
     else:
         if secret:
-            await forget_secret_message(update)
+            # Deleted where the bot may; where it may not, the installer is told so.
+            may = await can_delete_messages(update, context)
+            if not (may and await forget_secret_message(update)):
+                await say(update, context, texts.secret_not_deleted(tr(update)))
         result = check(_text(update))
         if result.problem is not None:
             note = texts.bad_field(tr(update), result.problem, step)
@@ -606,7 +709,7 @@ async def on_notify_phone(update: Update, context: Context) -> State | None:
             await close_keyboard(update.callback_query)
         draft.notification_phone = ""
         return await advance(update, context, draft)
-    check = check_phone(_text(update))
+    check = _phone_check(update)
     if check.value is None:
         assert check.problem is not None
         note = texts.bad_phone(tr(update), check.problem)
@@ -662,6 +765,7 @@ async def on_edit(update: Update, context: Context) -> State | None:
     ]
     rows.append([InlineKeyboardButton(texts.button_back(_), callback_data=cb(draft, "back"))])
     assert update.callback_query is not None
+    await commit_state(update, context, CONVERSATION_NAME, EDIT)
     await edit(
         update.callback_query,
         texts.summary(_, draft) + "\n\n" + texts.pick_field(_),
@@ -675,6 +779,7 @@ async def on_edit_back(update: Update, context: Context) -> State | None:
     if draft is None:
         return None
     assert update.callback_query is not None
+    await commit_state(update, context, CONVERSATION_NAME, Step.SUMMARY)
     await edit(
         update.callback_query, texts.summary(tr(update), draft), _card_keyboard(update, draft)
     )
@@ -824,6 +929,18 @@ async def _rejected(
 # --- the handler -----------------------------------------------------------------------------
 
 
+class _ImeiText(filters.MessageFilter):
+    """Text that is a valid IMEI (15 digits, Luhn; spaces, dashes, "IMEI:" allowed)."""
+
+    __slots__ = ()
+
+    def filter(self, message: Message) -> bool:
+        return check_device_id(parse_id_type("imei"), message.text or "").ok
+
+
+IMEI_TEXT = _ImeiText()
+
+
 Handler = BaseHandler[Update, Context, object]
 
 
@@ -849,7 +966,7 @@ def build_conversation() -> ConversationHandler[Context]:
             MessageHandler(PHOTO, on_device_photo),
             _button("dev:[0-9A-Za-z-]+$", on_candidate),
         ],
-        Step.PHONE: [MessageHandler(TEXT, on_phone)],
+        Step.PHONE: [MessageHandler(TEXT, on_phone), MessageHandler(CONTACT, on_phone)],
         Step.APN_CHOICE: [
             _button("apn:use$", on_apn_use),
             _button("apn:other$", on_apn_other),
@@ -864,7 +981,11 @@ def build_conversation() -> ConversationHandler[Context]:
             MessageHandler(TEXT, on_text_at_buttons),
         ],
         Step.CODE: [MessageHandler(TEXT, on_code)],
-        Step.NOTIFY_PHONE: [MessageHandler(TEXT, on_notify_phone), _button(skip, on_notify_phone)],
+        Step.NOTIFY_PHONE: [
+            MessageHandler(TEXT, on_notify_phone),
+            MessageHandler(CONTACT, on_notify_phone),
+            _button(skip, on_notify_phone),
+        ],
         Step.NOTIFY_EMAIL: [MessageHandler(TEXT, on_notify_email), _button(skip, on_notify_email)],
         Step.SUMMARY: [
             _button("register$", on_register),
@@ -878,11 +999,16 @@ def build_conversation() -> ConversationHandler[Context]:
             MessageHandler(TEXT, on_text_at_buttons),
         ],
     }
+    for state, handlers in states.items():
+        # Last at every step: whatever the step's handlers did not take gets a short hint.
+        handlers.append(MessageHandler(OTHER, _other_at(cast(Step | str, state))))
     return ConversationHandler(
         entry_points=[
             CommandHandler("register", start_registration),
             CallbackQueryHandler(start_registration, pattern=r"^start:register$"),
             MessageHandler(PHOTO, start_from_photo),
+            MessageHandler(TEXT & IMEI_TEXT, start_from_imei),
+            MessageHandler(VIA_BOT & ADDRESSED, start_from_inline_pick),
         ],
         states=states,
         fallbacks=[
@@ -894,6 +1020,8 @@ def build_conversation() -> ConversationHandler[Context]:
             CommandHandler("cancel", cancel),
             _button("cancel$", cancel),
             CallbackQueryHandler(stale_button),
+            # Only reached in a state this version does not know (all known ones take OTHER).
+            MessageHandler(OTHER, on_lost_state),
         ],
         allow_reentry=False,
         name=CONVERSATION_NAME,

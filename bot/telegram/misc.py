@@ -8,20 +8,27 @@ import logging
 from collections.abc import Sequence
 
 from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
     InputTextMessageContent,
     Update,
 )
-from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.domain.search import SearchHit
 from bot.telegram import texts
-from bot.telegram.common import Context, answer, say, services, tr
+from bot.telegram.common import (
+    ADDRESSED,
+    Context,
+    addressed_to_bot,
+    answer,
+    command_of,
+    say,
+    services,
+    tr,
+)
+from bot.telegram.conversation import offer_register
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +55,16 @@ async def access_gate(update: Update, context: Context) -> None:
         )
     elif update.callback_query is not None:
         await answer(update.callback_query, texts.inline_not_allowed(_), alert=True)
-    elif update.message is not None and _addressed_to_bot(update):
-        await update.message.reply_text(refusal)
+    elif update.message is not None and addressed_to_bot(
+        update.message, context.bot.id, context.bot.username
+    ):
+        # In groups (an admin bot sees everything) only what is meant for this bot.
+        await say(update, context, refusal)
     raise ApplicationHandlerStop
 
 
-def _addressed_to_bot(update: Update) -> bool:
-    message = update.message
-    if message is None:
-        return False
-    if message.chat.type == ChatType.PRIVATE:
-        return True
-    # In groups, answer commands and replies only: never chatter.
-    return bool(message.text and message.text.startswith("/")) or (
-        message.reply_to_message is not None
-    )
-
-
 async def start(update: Update, context: Context) -> None:
-    _ = tr(update)
-    keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.button_start_register(_), callback_data="start:register")]]
-    )
-    await say(update, context, texts.welcome(_), keyboard)
+    await offer_register(update, context, texts.welcome(tr(update)))
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -123,6 +117,24 @@ async def stale_callback(update: Update, context: Context) -> None:
         await answer(query, texts.already_registered_card(_, done.tracker_id), alert=True)
     else:
         await answer(query, texts.stale_button(_))
+
+
+async def unhandled_message(update: Update, context: Context) -> None:
+    """Last in line: a message for the bot that nothing else took (the bot is never silent
+    to an authorised user). Outside a registration: a hint and the Register button."""
+    message = update.effective_message
+    assert message is not None
+    _ = tr(update)
+    if update.edited_message is not None:
+        await say(update, context, texts.edit_not_read(_))
+    elif command_of(message) is not None:
+        await offer_register(update, context, texts.unknown_command(_))
+    else:
+        await offer_register(update, context, texts.idle_hint(_))
+
+
+#: Every new or edited message meant for the bot (see `addressed_to_bot`).
+UNHANDLED = (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE) & ADDRESSED
 
 
 async def on_error(update: object, context: Context) -> None:

@@ -23,12 +23,19 @@ from bot.telegram.common import (
     cb,
     cb_parts,
     close_keyboard,
+    commit_state,
     load_draft,
     save_draft,
     say,
     tr,
 )
-from bot.telegram.conversation import State, advance, ask_device_id, current_draft
+from bot.telegram.conversation import (
+    CONVERSATION_NAME,
+    State,
+    advance,
+    ask_device_id,
+    current_draft,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +104,8 @@ async def _read_and_offer(
                 )
             ]
         )
+        save_draft(context, draft)
+        await commit_state(update, context, CONVERSATION_NAME, Step.DEVICE_ID)
         if len(candidates) == 1:
             text = texts.photo_found_one(_, candidates[0], from_ocr=reading.from_ocr)
         else:

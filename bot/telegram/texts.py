@@ -119,6 +119,52 @@ def use_buttons(_: Gettext) -> str:
     return _("Please use the buttons above, or send /cancel.")
 
 
+def idle_hint(_: Gettext) -> str:
+    return _(
+        "No registration is open. Tap <b>Register</b> to start one, or send the device's "
+        "IMEI or a photo of its label."
+    )
+
+
+def unknown_command(_: Gettext) -> str:
+    return _(
+        "I don't know that command. /register starts a registration, /pending lists your "
+        "devices that are not online yet, /cancel stops, /help explains the rest."
+    )
+
+
+def edit_not_read(_: Gettext) -> str:
+    return _("I read new messages only, not edits: please send it again as a new message.")
+
+
+def type_hint(_: Gettext, step: Step) -> str:
+    """The short hint for a sticker, voice note, contact, ... where typed text is expected."""
+    if step is Step.MODEL:
+        return _("Please type part of the model's name or code, e.g. <i>FMB140</i>.")
+    if step is Step.DEVICE_ID:
+        return _("Please type the device ID, or send a photo of the label.")
+    if step in (Step.PHONE, Step.NOTIFY_PHONE):
+        return _("Please type the phone number, or share it as a contact.")
+    if step in (Step.APN_NAME, Step.APN_USER, Step.APN_PASSWORD, Step.NOTIFY_EMAIL):
+        return _("Please type your answer as text, or send - to skip.")
+    return _("Please type your answer to the question above as text.")
+
+
+def secret_stays_visible(_: Gettext) -> str:
+    return _(
+        "⚠️ I cannot delete messages in this group, so whatever you type here stays visible "
+        "to everyone in it. Send - to skip it and set it on the device later, or send /cancel "
+        "and register this device in a private chat with me."
+    )
+
+
+def secret_not_deleted(_: Gettext) -> str:
+    return _(
+        "⚠️ I could not delete your message: it shows the secret to everyone in this chat. "
+        "Please delete it yourself."
+    )
+
+
 # --- model ----------------------------------------------------------------------------------
 
 
@@ -137,8 +183,16 @@ def skip_hint(_: Gettext) -> str:
     return _("Send - to skip.")
 
 
+#: How much of a search is echoed in the answer (the rest is the installer's own typing).
+ECHO_CHARS = 60
+
+
+def _echo(text: str) -> str:
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
 def pick_model(_: Gettext, query: str) -> str:
-    return _fmt(_, _("Models matching “{query}”: pick one."), query=query)
+    return _fmt(_, _("Models matching “{query}”: pick one."), query=_echo(query))
 
 
 def no_model_match(_: Gettext, query: str) -> str:
@@ -148,7 +202,7 @@ def no_model_match(_: Gettext, query: str) -> str:
             "No model matches “{query}”. Try the vendor or the code (e.g. FMB140), "
             "or search the whole list."
         ),
-        query=query,
+        query=_echo(query),
     )
 
 

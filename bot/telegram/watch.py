@@ -25,7 +25,8 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import fields
@@ -50,13 +51,18 @@ from bot.services.catalog import Catalog
 from bot.services.registrar import Registered
 from bot.services.watcher import Apn
 from bot.storage.watches import Watch
+from bot.telegram import texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.common import (
+    ADDRESSED,
     TEXT,
     Context,
     answer,
+    can_delete_messages,
+    edit_text,
     forget_secret_message,
     say,
+    send,
     services,
     tr,
 )
@@ -181,10 +187,8 @@ class TelegramWatchView:
 
     async def post_status(self, watch: Watch, now: float) -> int | None:
         text, markup = self.render(watch, now)
-        try:
-            message = await self._bot.send_message(watch.chat_id, text, reply_markup=markup)
-        except TelegramError as exc:
-            log.info("status message for tracker %d not sent: %s", watch.tracker_id, exc)
+        message = await self._send(watch.chat_id, text, markup)
+        if message is None:
             return None
         self._shown[watch.tracker_id] = (text, _markup_key(markup))
         return message.message_id
@@ -196,18 +200,10 @@ class TelegramWatchView:
         shown = (text, _markup_key(markup))
         if self._shown.get(watch.tracker_id) == shown:
             return
-        try:
-            await self._bot.edit_message_text(
-                text,
-                chat_id=watch.chat_id,
-                message_id=watch.status_message_id,
-                reply_markup=markup,
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                log.info("status of tracker %d not edited: %s", watch.tracker_id, exc.message)
-        except TelegramError as exc:
-            log.info("status of tracker %d not edited: %s", watch.tracker_id, exc)
+        if not await edit_text(
+            self._bot, watch.chat_id, watch.status_message_id, text, markup, patience=0
+        ):
+            log.info("status of tracker %d not edited", watch.tracker_id)
             return
         self._shown[watch.tracker_id] = shown
         if not watch.status.active:
@@ -227,13 +223,11 @@ class TelegramWatchView:
         )
         try:
             await self._bot.send_location(watch.chat_id, latitude=lat, longitude=lng)
-            await self._bot.send_message(
-                watch.chat_id,
-                wt.online_card(_, watch, can_request_location=private),
-                reply_markup=keyboard,
-            )
         except TelegramError as exc:
-            log.info("online card for tracker %d not sent: %s", watch.tracker_id, exc)
+            log.info("map pin for tracker %d not sent: %s", watch.tracker_id, exc)
+        card = wt.online_card(_, watch, can_request_location=private)
+        if await send(self._bot, watch.chat_id, card, keyboard, patience=0) is None:
+            log.info("online card for tracker %d not sent", watch.tracker_id)
 
     async def offer_options(self, watch: Watch, now: float) -> None:
         _ = self._tr(watch)
@@ -264,11 +258,8 @@ class TelegramWatchView:
     async def _send(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> Message | None:
-        try:
-            return await self._bot.send_message(chat_id, text, reply_markup=markup)
-        except TelegramError as exc:
-            log.info("watch message to chat %d not sent: %s", chat_id, exc)
-            return None
+        # Background sends never sit out a flood wait: the poller must not stall.
+        return await send(self._bot, chat_id, text, markup, patience=0)
 
 
 def _markup_key(markup: InlineKeyboardMarkup | None) -> str:
@@ -375,7 +366,9 @@ class WatchChat:
     def handlers(self) -> list[Handler]:
         return [
             CallbackQueryHandler(self.on_button, pattern=CALLBACK_PATTERN),
-            MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, self.on_location),
+            MessageHandler(
+                filters.UpdateType.MESSAGE & filters.LOCATION & ADDRESSED, self.on_location
+            ),
             # The entry check first: it also sees the commands that abandon an entry.
             MessageHandler(_AwaitingApn(self._apn) & TEXT, self.on_apn_text),
             CommandHandler("pending", self.on_pending),
@@ -482,8 +475,10 @@ class WatchChat:
             entry.user, entry.step = check.value, "password"
             await say(update, context, wt.ask_apn_password(_), skip, expects_text=True)
             return
-        if update.callback_query is None:
-            await forget_secret_message(update)
+        if update.callback_query is None and not (
+            await can_delete_messages(update, context) and await forget_secret_message(update)
+        ):
+            await say(update, context, texts.secret_not_deleted(_))
         check = fields.check_apn_password(raw)
         if check.value is None:
             await say(update, context, wt.bad_apn(_), skip, expects_text=True)
@@ -509,7 +504,7 @@ class WatchChat:
             text = wt.no_location_to_compare(_)
         else:
             text = wt.distance_verdict(_, result.metres, result.near, result.fix_age)
-        await context.bot.send_message(message.chat.id, text, reply_markup=ReplyKeyboardRemove())
+        await send(context.bot, message.chat.id, text, ReplyKeyboardRemove())
 
     async def on_pending(self, update: Update, context: Context) -> None:
         user = update.effective_user
@@ -517,7 +512,12 @@ class WatchChat:
         _ = tr(update)
         svc = services(context)
         everyone = svc.settings.role_of(user.id) == "admin"
-        watches = await svc.watcher.pending(None if everyone else user.id)
+        chat = update.effective_chat
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            # A group sees only the devices registered in it (never other crews' devices).
+            watches = [w for w in await svc.watcher.pending(None) if w.chat_id == chat.id]
+        else:
+            watches = await svc.watcher.pending(None if everyone else user.id)
         now = svc.watcher.clock()
         rows = [
             [
