@@ -31,6 +31,7 @@ busy with photos and the event loop thread stays responsive.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import threading
 import time
@@ -47,16 +48,20 @@ from bot.domain.device_id import (
     luhn_valid,
     parse_id_type,
 )
-from bot.photo import ocr
 from bot.photo.barcodes import (
+    FAST_FORMATS,
+    FORMATS,
     LINEAR_FORMATS,
     PRODUCT_FORMATS,
     Decoded,
     Region,
     decode,
     decode_region,
+    deskewed,
     find_regions,
+    map_back,
 )
+from bot.photo.diagnose import diagnose, label_region
 from bot.photo.image import Gray, PhotoProblem, load_gray
 
 __all__ = [
@@ -72,6 +77,8 @@ __all__ = [
 ]
 
 MAX_CONCURRENT_DECODES = 2
+DESKEW_MIN = math.radians(4)  # the whole photo is turned for a code further off than this
+REGION_BUDGET_S = 0.15  # CPU seconds after which no further region is decoded
 
 cv2.setNumThreads(1)
 
@@ -100,6 +107,8 @@ class PhotoReading:
     problem: PhotoProblem | None
     from_ocr: bool
     elapsed_ms: float
+    # the label area, upright (grey), for reading printed digits when no barcode gave an ID
+    label_crop: Gray | None = field(default=None, compare=False, repr=False)
 
 
 _IMEI_RULE = parse_id_type("imei")
@@ -175,63 +184,94 @@ def _values_for(rule: IdRule, code: SeenCode) -> list[str]:
 
 
 def read_device_ids(data: bytes, rule: IdRule | None = None) -> PhotoReading:
-    """Device IDs valid for `rule` (IMEI when None) read from a label photo. Never raises."""
+    """Device IDs valid for `rule` (IMEI when None) read from a label photo. Never raises.
+
+    Barcodes only: printed digits (OCR) are read separately, later and bounded
+    (`ocr.read_printed_ids`, on `PhotoReading.label_crop`).
+    """
     started = time.perf_counter()
     rule = rule if rule is not None else _IMEI_RULE
-
-    def done(
-        tally: _Tally | None, problem: PhotoProblem | None, ocr_ids: list[str] | None = None
-    ) -> PhotoReading:
-        candidates = tally.candidates() if tally is not None else []
-        from_ocr = bool(ocr_ids) and not candidates
-        if from_ocr and ocr_ids:
-            candidates = ocr_ids
-            problem = None
-        return PhotoReading(
-            candidates=candidates,
-            seen=list(tally.seen) if tally is not None else [],
-            problem=None if candidates else problem,
-            from_ocr=from_ocr,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
-        )
-
     loaded = load_gray(data)
     if loaded.gray is None:
-        return done(None, loaded.problem or PhotoProblem.CORRUPT)
-    gray = loaded.gray
+        return PhotoReading(
+            [], [], loaded.problem or PhotoProblem.CORRUPT, False, _ms_since(started)
+        )
+    tally, problem, label = _read_gray(loaded.gray, rule)
+    candidates = tally.candidates()
+    return PhotoReading(
+        candidates=candidates,
+        seen=list(tally.seen),
+        problem=None if candidates else problem,
+        from_ocr=False,
+        elapsed_ms=_ms_since(started),
+        label_crop=None if candidates else label,
+    )
 
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _off_axis(angle: float) -> float:
+    """Radians from the nearest image axis (0 .. pi/4)."""
+    return abs((angle + math.pi / 4) % (math.pi / 2) - math.pi / 4)
+
+
+def _read_gray(gray: Gray, rule: IdRule) -> tuple[_Tally, PhotoProblem, Gray | None]:
+    """The barcode path. Stops at the first pass that yields an ID valid for the rule."""
+    cpu_start = time.thread_time()
     tally = _Tally()
-    first_pass = decode(gray)
-    tally.add(rule, first_pass)
+    # 1. the whole photo, the formats labels use, no inverted codes: most photos end here
+    read = decode(gray, formats=FAST_FORMATS, try_invert=False)
+    tally.add(rule, read)
     if tally.hits:
-        return done(tally, None)
+        return tally, PhotoProblem.NO_BARCODE, None
 
-    unread_small = False
-    regions = find_regions(gray)
-    for region in regions:
-        if any(d.contains(region.cx, region.cy) for d in first_pass):
-            continue  # already decoded in the first pass
+    regions = [r for r in find_regions(gray) if r.decodable]  # biggest first
+
+    def unread() -> list[Region]:
+        return [r for r in regions if not any(d.contains(r.cx, r.cy) for d in read)]
+
+    # 2. the whole photo turned (and unsheared) so that the biggest unread code is upright:
+    #    zxing reads 1-D codes only within ~10 degrees of an axis
+    todo = unread()
+    if todo:
+        main = todo[0]
+        if _off_axis(main.axis) > DESKEW_MIN or abs(main.axis - main.normal) > DESKEW_MIN:
+            image, back = deskewed(gray, main)
+            found = map_back(
+                decode(image, formats=FAST_FORMATS, try_invert=False, try_rotate=False), back
+            )
+            read += found
+            tally.add(rule, found)
+            if tally.hits:
+                return tally, PhotoProblem.NO_BARCODE, None
+
+    # 3. each unread region as a full-length strip, then upscaled and sharpened
+    failed: list[Region] = []
+    for region in unread():
+        if time.thread_time() - cpu_start > REGION_BUDGET_S:
+            failed.append(region)  # out of time: counts as unread
+            continue
         found = decode_region(gray, region)
         tally.add(rule, found)
         if tally.hits:
-            return done(tally, None)
-        if not found and region.small:
-            unread_small = True
+            return tally, PhotoProblem.NO_BARCODE, None
+        if not found:
+            failed.append(region)
 
-    if unread_small:
-        problem = PhotoProblem.TOO_SMALL
-    elif tally.seen:
-        problem = PhotoProblem.NO_MATCHING_ID
-    else:
-        problem = PhotoProblem.NO_BARCODE
-    return done(tally, problem, _ocr(gray, rule, regions))
-
-
-def _ocr(gray: Gray, rule: IdRule, regions: list[Region]) -> list[str]:
-    if ocr.tesseract_path() is None:
-        return []
-    angle = regions[0].axis if regions else None
-    return [v for v in ocr.ocr_candidates(gray, rule, angle) if not _is_iccid(v)]
+    label = label_region(gray, regions) if regions else None
+    codes = [r for r in failed if r.barcode_like]
+    if codes:
+        return tally, diagnose(gray, max(codes, key=lambda r: r.length)), label
+    if tally.seen:
+        return tally, PhotoProblem.NO_MATCHING_ID, label
+    # 4. nothing barcode-like at all: one pass with every format, inverted codes too
+    found = decode(gray, formats=FORMATS, try_invert=True)
+    tally.add(rule, found)
+    if tally.hits:
+        return tally, PhotoProblem.NO_BARCODE, None
+    return tally, PhotoProblem.NO_MATCHING_ID if tally.seen else PhotoProblem.NO_BARCODE, label
 
 
 # --------------------------------------------------------------------------- async wrapper
