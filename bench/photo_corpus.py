@@ -7,12 +7,19 @@ put through a camera model (perspective, rotation, blur, noise, glare) and Teleg
 pipeline (long side resized to 1280 px, JPEG).
 
 Tiers:
-  easy      mild rotation (<= 8 deg, plus 90/180 turns), little perspective, large barcodes
-  medium    perspective, rotation up to 35 deg, defocus blur, noise, JPEG q 70-88
-  hard      strong perspective, any rotation, motion blur, glare, JPEG q 35-65, small barcodes
-            (some IMEI barcodes end up below 2 px per module: those are expected misses)
+  easy      mild rotation (<= 8 deg, plus 90/180 turns), tilt <= 12 deg, large barcodes,
+            close-ups (the code wider than half the frame) in 15 %
+  medium    tilt 5-30 deg, rotation up to 35 deg, defocus sigma 0.3-1.2 px, motion blur 2-3 px
+            in 15 %, a reflection somewhere on the label in 20 %, a finger in 10 %, close-ups
+            in 20 %, JPEG q 70-88
+  hard      tilt 10-40 deg, any rotation, defocus 0.5-1.5 px, motion blur 2-5 px in half,
+            glare on the IMEI code in 40 %, fingers in 25 %, close-ups in 20 %, small codes
+            (down to ~1.6 px per module before tilt: those below 2 are expected misses),
+            JPEG q 40-65
   negative  labels that carry only S/N / ICCID codes (and sometimes a 15-digit serial that
             fails Luhn): a reader must not return any IMEI for these
+  no_barcode  labels with printed text only (the IMEI digits too), shot like medium: the
+            time a photo without any barcode costs
 
 Barcodes are written with zxing-cpp's writer.  Output: ``DIR/<tier>/NNNN.jpg`` and
 ``DIR/truth.json`` ``{"easy/0001.jpg": {"imei": "356938035643809", "tier": "easy", ...}}``
@@ -24,6 +31,7 @@ Barcodes are written with zxing-cpp's writer.  Output: ``DIR/<tier>/NNNN.jpg`` a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -140,7 +148,12 @@ class Label:
 
 
 def render_label(
-    rng: random.Random, imei: str | None, serial: str, iccid: str | None, qr: str | None
+    rng: random.Random,
+    imei: str | None,
+    serial: str,
+    iccid: str | None,
+    qr: str | None,
+    barcodes: bool = True,
 ) -> Label:
     module = MODULE
     bar_h = rng.randint(70, 110)
@@ -157,6 +170,8 @@ def render_label(
     vendor, model = rng.choice(VENDORS)
     big, small = _font(44), _font(30)
     bars = [_linear(content, module, bar_h) for _, content in blocks]
+    if not barcodes:  # printed text only: same layout, blank where the bars would be
+        bars = [Image.new("L", b.size, 255) for b in bars]
     qr_img = _qr(qr, 5) if qr else None
     width = max(b.width for b in bars) + 40 + ((qr_img.width + 20) if qr_img else 0)
     width = max(width, 700)
@@ -199,23 +214,77 @@ class TierSpec:
     motion: float  # probability of motion blur
     motion_px: tuple[int, int]  # its length, final px
     noise: tuple[float, float]
-    glare: float  # probability of a saturated hot spot on the label
+    glare: float  # probability of a hot spot (a reflection) on the label
+    glare_on_code: bool  # centred on the IMEI code (else anywhere on the label)
+    glare_gain: tuple[float, float]  # its peak brightness added (0-255 scale)
     finger: float  # probability of a finger over part of the label
     jpeg: tuple[int, int]
 
 
 SPECS = {
     "easy": TierSpec(
-        8, False, (380, 620), 0.15, (0, 12), (0.0, 0.6), 0.0, (2, 2), (0, 3), 0.0, 0.0, (85, 93)
+        8,
+        False,
+        (380, 620),
+        0.15,
+        (0, 12),
+        (0.0, 0.6),
+        0.0,
+        (2, 2),
+        (0, 3),
+        0.0,
+        False,
+        (0, 0),
+        0.0,
+        (85, 93),
     ),
     "medium": TierSpec(
-        35, False, (280, 560), 0.2, (5, 30), (0.3, 1.2), 0.15, (2, 4), (2, 6), 0.2, 0.1, (70, 88)
+        35,
+        False,
+        (280, 560),
+        0.2,
+        (5, 30),
+        (0.3, 1.2),
+        0.15,
+        (2, 3),
+        (2, 6),
+        0.2,
+        False,
+        (60, 160),
+        0.1,
+        (70, 88),
     ),
     "hard": TierSpec(
-        180, True, (220, 480), 0.2, (10, 40), (0.5, 1.5), 0.5, (2, 5), (4, 9), 0.4, 0.25, (40, 65)
+        180,
+        True,
+        (220, 480),
+        0.2,
+        (10, 40),
+        (0.5, 1.5),
+        0.5,
+        (2, 5),
+        (4, 9),
+        0.4,
+        True,
+        (120, 260),
+        0.25,
+        (40, 65),
     ),
     "negative": TierSpec(
-        30, False, (280, 560), 0.15, (0, 30), (0.2, 1.2), 0.15, (2, 4), (1, 5), 0.15, 0.1, (70, 90)
+        30,
+        False,
+        (280, 560),
+        0.15,
+        (0, 30),
+        (0.2, 1.2),
+        0.15,
+        (2, 4),
+        (1, 5),
+        0.15,
+        True,
+        (120, 260),
+        0.1,
+        (70, 90),
     ),
 }
 FOCAL = 1.3  # camera distance to the label, in frame long sides (a phone's ~50 deg view)
@@ -336,8 +405,10 @@ def _finger(rng: random.Random, img: np.ndarray, hom: np.ndarray, lw: int, lh: i
     img += mask * skin
 
 
-def render_scene(rng: random.Random, label: Label, tier: str) -> tuple[bytes, dict[str, Any]]:
-    spec = SPECS[tier]
+def render_scene(
+    rng: random.Random, label: Label, tier: str | TierSpec
+) -> tuple[bytes, dict[str, Any]]:
+    spec = SPECS[tier] if isinstance(tier, str) else tier
     portrait = rng.random() < 0.5
     fw, fh = (960, 1280) if portrait else (1280, rng.choice((960, 720)))
     cw, ch = fw * SUPERSAMPLE, fh * SUPERSAMPLE
@@ -379,14 +450,17 @@ def render_scene(rng: random.Random, label: Label, tier: str) -> tuple[bytes, di
     glared = rng.random() < spec.glare
     if glared:
         mx, my, mw, mh = label.main_rect
-        ends = np.array([[[mx - mw * 0.2, my + mh / 2]], [[mx + mw * 1.2, my + mh / 2]]])
+        if spec.glare_on_code:  # along the IMEI code
+            ends = np.array([[[mx - mw * 0.2, my + mh / 2]], [[mx + mw * 1.2, my + mh / 2]]])
+        else:  # along the label's diagonal
+            ends = np.array([[[0, 0]], [[lw, lh]]])
         ends = ends.astype(np.float32)
         p0, p1 = cv2.perspectiveTransform(ends, hom).reshape(-1, 2)
         t = rng.random()
         cx, cy = p0 * (1 - t) + p1 * t
         r = rng.uniform(0.03, 0.09) * max(cw, ch)
         glare = np.exp(-(((xx - cx) ** 2 + ((yy - cy) * rng.uniform(0.5, 2)) ** 2) / (2 * r * r)))
-        img = img + glare[..., None] * rng.uniform(120, 260)
+        img = img + glare[..., None] * rng.uniform(*spec.glare_gain)
     del xx, yy
     fingered = rng.random() < spec.finger
     if fingered:
@@ -433,6 +507,11 @@ def render_scene(rng: random.Random, label: Label, tier: str) -> tuple[bytes, di
 # --------------------------------------------------------------------------- corpus
 def make_sample(rng: random.Random, tier: str) -> tuple[bytes, dict[str, Any]]:
     serial = make_serial(rng)
+    if tier == "no_barcode":  # a label with printed text only (IMEI digits included)
+        imei = make_imei(rng)
+        label = render_label(rng, imei, serial, None, None, barcodes=False)
+        data, meta = render_scene(rng, label, "medium")
+        return data, {"imei": None, "printed_imei": imei, "tier": tier, "serial": serial, **meta}
     if tier == "negative":
         imei = None
         iccid = make_iccid(rng) if rng.random() < 0.8 else None
@@ -449,11 +528,27 @@ def make_sample(rng: random.Random, tier: str) -> tuple[bytes, dict[str, Any]]:
     return data, truth
 
 
+def label_photo(
+    seed: int, imei: str, tier: str = "medium", **conditions: Any
+) -> tuple[bytes, dict[str, Any]]:
+    """One photo of a label with `imei` (plus S/N and ICCID codes) under chosen conditions,
+    e.g. ``closeup=1.0``, ``tilt=(35, 35)``, ``blur=(1.2, 1.2)``, ``glare=0.0`` (fields of
+    `TierSpec`, over the tier's): for tests. Returns the JPEG and its truth fields."""
+    rng = random.Random(f"label-photo:{seed}")
+    spec = dataclasses.replace(SPECS[tier], **conditions)
+    label = render_label(rng, imei, make_serial(rng), make_iccid(rng), None)
+    return render_scene(rng, label, spec)
+
+
 def generate(out: Path, count: int, seed: int, negatives: int | None = None) -> dict[str, Any]:
-    """Write ``count`` images per tier plus ``negatives`` (default count // 2) and truth.json."""
+    """Write ``count`` images per tier, ``negatives`` (default count // 2) labels without an
+    IMEI code, ``count // 4`` labels without any barcode, and truth.json."""
     negatives = max(1, count // 2) if negatives is None else negatives
     truth: dict[str, Any] = {}
-    plan = [(tier, count) for tier in TIERS] + [("negative", negatives)]
+    plan = [(tier, count) for tier in TIERS] + [
+        ("negative", negatives),
+        ("no_barcode", max(1, count // 4)),
+    ]
     for tier, n in plan:
         (out / tier).mkdir(parents=True, exist_ok=True)
         for i in range(1, n + 1):

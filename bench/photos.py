@@ -114,7 +114,7 @@ def run(
 
 
 def render(tiers: dict[str, TierStats], meta: dict[str, Any]) -> str:
-    order = ["easy", "medium", "hard", "negative"]
+    order = ["easy", "medium", "hard", "negative", "no_barcode"]
     keys = [k for k in order if k in tiers] + sorted(k for k in tiers if k not in order)
     rows = [
         "| tier | images | IMEI recall | wrong ID | negatives accepted | CPU median ms"

@@ -410,17 +410,17 @@ def sharpen(image: Gray, sigma: float, amount: float = 1.5) -> Gray:
     return np.asarray(out, dtype=np.uint8)
 
 
-def decode_strip(image: Gray) -> list[Decoded]:
+def decode_strip(image: Gray, *, try_invert: bool = False) -> list[Decoded]:
     """1-D codes in an upright strip (positions dropped: they refer to the strip)."""
     found = decode(
-        image, formats=STRIP_FORMATS, try_invert=False, try_rotate=False, try_downscale=False
+        image, formats=STRIP_FORMATS, try_invert=try_invert, try_rotate=False, try_downscale=False
     )
     return [Decoded(d.text, d.format) for d in found]
 
 
 def decode_region(gray: Gray, region: Region) -> list[Decoded]:
     """Decode one region: a full-length strip, then (blurred or small codes) 2x + unsharp."""
-    found = decode_strip(strip(gray, region))
+    found = decode_strip(strip(gray, region), try_invert=True)  # light bars on dark too
     if found:
         return found
     module = region.length / IMEI_CODE128_MODULES

@@ -88,6 +88,7 @@ class PhotoProblem(StrEnum):
     GLARE = "glare"  # part of the code washed out by a reflection
     UNREADABLE = "unreadable"  # a code is there but none of the above: take it straight on
     NO_MATCHING_ID = "no_matching_id"  # codes read, none is an ID for the rule
+    BUSY = "busy"  # this installer already has photos waiting: not decoded
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _high_depth_to_gray(img: Image.Image) -> Gray:
     gray: Gray = np.empty((height, width), dtype=np.uint8)
     for top in range(0, height, STRIP_ROWS):
         bottom = min(height, top + STRIP_ROWS)
-        strip = np.asarray(img.crop((0, top, width, bottom)), dtype=np.float32)
+        strip = np.array(img.crop((0, top, width, bottom)), dtype=np.float32)
         strip -= low
         strip *= 255.0 / span
         np.clip(strip, 0, 255, out=strip)

@@ -35,6 +35,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,7 +51,6 @@ from bot.domain.device_id import (
 )
 from bot.photo.barcodes import (
     FAST_FORMATS,
-    FORMATS,
     LINEAR_FORMATS,
     PRODUCT_FORMATS,
     Decoded,
@@ -77,6 +77,7 @@ __all__ = [
 ]
 
 MAX_CONCURRENT_DECODES = 2
+MAX_WAITING_PER_USER = 3  # one decoding + this many queued per installer
 DESKEW_MIN = math.radians(4)  # the whole photo is turned for a code further off than this
 REGION_BUDGET_S = 0.15  # CPU seconds after which no further region is decoded
 
@@ -264,13 +265,6 @@ def _read_gray(gray: Gray, rule: IdRule) -> tuple[_Tally, PhotoProblem, Gray | N
     codes = [r for r in failed if r.barcode_like]
     if codes:
         return tally, diagnose(gray, max(codes, key=lambda r: r.length)), label
-    if tally.seen:
-        return tally, PhotoProblem.NO_MATCHING_ID, label
-    # 4. nothing barcode-like at all: one pass with every format, inverted codes too
-    found = decode(gray, formats=FORMATS, try_invert=True)
-    tally.add(rule, found)
-    if tally.hits:
-        return tally, PhotoProblem.NO_BARCODE, None
     return tally, PhotoProblem.NO_MATCHING_ID if tally.seen else PhotoProblem.NO_BARCODE, label
 
 
@@ -289,14 +283,60 @@ def _get_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-async def read_device_ids_async(data: bytes, rule: IdRule | None = None) -> PhotoReading:
-    """`read_device_ids` off the event loop: at most `MAX_CONCURRENT_DECODES` run at once.
+@dataclass
+class _Turns:
+    """One installer's photos decode one after another (a lock), at most `MAX_WAITING_PER_USER`
+    waiting: so one person's burst of heavy files holds one decode slot, never all of them."""
 
-    Further photos queue in the pool. If the caller is cancelled, the decode in progress still
-    finishes in its thread (bounded: about a second at worst) and its result is dropped.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+_turns: dict[tuple[asyncio.AbstractEventLoop, Hashable], _Turns] = {}
+
+
+async def read_device_ids_async(
+    data: bytes, rule: IdRule | None = None, user: Hashable | None = None
+) -> PhotoReading:
+    """`read_device_ids` off the event loop: at most `MAX_CONCURRENT_DECODES` run at once, and
+    at most one per `user` (their further photos wait their turn; beyond
+    `MAX_WAITING_PER_USER` waiting, a photo is answered BUSY without being decoded).
+
+    If the caller is cancelled, the decode in progress still finishes in its thread (bounded by
+    the decoded-size budget and `REGION_BUDGET_S`), and the user's turn ends only then.
     """
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+    if user is None:
+        return await loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+    key = (loop, user)
+    turns = _turns.setdefault(key, _Turns())
+    if turns.users > MAX_WAITING_PER_USER:
+        return PhotoReading([], [], PhotoProblem.BUSY, False, 0.0)
+    turns.users += 1
+
+    def leave() -> None:
+        turns.users -= 1
+        if turns.users == 0 and _turns.get(key) is turns:
+            del _turns[key]
+
+    try:
+        await turns.lock.acquire()
+    except BaseException:
+        leave()
+        raise
+    try:
+        future = loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+    except BaseException:
+        turns.lock.release()
+        leave()
+        raise
+
+    def done(_: object) -> None:
+        turns.lock.release()
+        leave()
+
+    future.add_done_callback(done)
+    return await asyncio.shield(future)
 
 
 def shutdown_executor() -> None:

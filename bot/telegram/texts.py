@@ -560,13 +560,34 @@ def photo_seen(_: Gettext, kinds: Sequence[CodeKind]) -> str:
 
 
 def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
+    """What went wrong with the photo, and what to do about it: one reason, one piece of advice."""
     if problem is PhotoProblem.TOO_SMALL:
         return _(
             "The barcode is too small in this photo to read. Come closer, so that the barcode "
             "fills most of the picture's width."
         )
+    if problem is PhotoProblem.TOO_BLURRED:
+        return _(
+            "The barcode is blurred in this photo. Hold the phone still (rest your hands on "
+            "something), tap the label on the screen to focus, then take the photo."
+        )
+    if problem is PhotoProblem.GLARE:
+        return _(
+            "A reflection covers part of the barcode. Tilt the phone a little or shade the "
+            "label, so that no bright spot falls on the bars."
+        )
+    if problem is PhotoProblem.UNREADABLE:
+        return _(
+            "I can see a barcode but could not read it. Hold the phone straight over the label, "
+            "not at an angle, with the whole barcode in the picture and nothing covering it."
+        )
     if problem is PhotoProblem.NO_BARCODE:
-        return _("I could not find a readable barcode in this photo.")
+        return _(
+            "I could not find a barcode in this photo. Photograph the label with the barcode "
+            "marked IMEI, close and straight on."
+        )
+    if problem is PhotoProblem.BUSY:
+        return _("I am still reading your previous photos. Send this one again in a moment.")
     if problem in (PhotoProblem.NOT_AN_IMAGE, PhotoProblem.ANIMATED):
         return _("That file is not a photo I can read. Send a JPEG or PNG picture of the label.")
     if problem is PhotoProblem.CORRUPT:
@@ -576,14 +597,27 @@ def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
     return _("I could not find the device ID in this photo.")
 
 
+def photo_failure(_: Gettext, problem: PhotoProblem, seen: Sequence[CodeKind]) -> str:
+    """The whole note after a photo without a usable ID: what was seen, why, what to do."""
+    parts = []
+    if seen:
+        parts.append(photo_seen(_, seen))
+    if problem is PhotoProblem.NO_MATCHING_ID:
+        parts.append(photo_tips(_))
+    elif not (seen and problem is PhotoProblem.NO_BARCODE):
+        parts.append(photo_problem(_, problem))
+    parts.append(_("Or simply type the digits."))
+    return "\n".join(parts)
+
+
 def photo_not_now(_: Gettext) -> str:
     return _("I read photos of the label at the device-ID step. Please answer the question above.")
 
 
 def photo_tips(_: Gettext) -> str:
     return _(
-        "Tips: hold the phone close and straight over the label, keep it flat, avoid glare "
-        "and shadows. Or simply type the digits."
+        "Photograph the barcode marked IMEI on the device's own label (not the SIM card or "
+        "the box's serial number), close and straight on."
     )
 
 
