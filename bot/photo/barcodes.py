@@ -348,7 +348,7 @@ def warp(
     return np.asarray(out, dtype=np.uint8)
 
 
-def _extent(gray: Gray, cx: float, cy: float, ux: float, uy: float) -> tuple[float, float]:
+def line_extent(gray: Gray, cx: float, cy: float, ux: float, uy: float) -> tuple[float, float]:
     """Where the line centre + s*u enters and leaves the image (s range)."""
     h, w = gray.shape
     lo, hi = -1e9, 1e9
@@ -367,7 +367,7 @@ def strip(gray: Gray, region: Region, zoom: float = 1.0, angle: float | None = N
     the mask of a big close-up code) is still cut out whole; it is as tall as the region.
     """
     axes = frame(region, angle)
-    s0, s1 = _extent(gray, region.cx, region.cy, axes[0], axes[1])
+    s0, s1 = line_extent(gray, region.cx, region.cy, axes[0], axes[1])
     half = max(10.0, region.height * 0.5)
     return warp(gray, (region.cx, region.cy), axes, (s0, s1), (-half, half), zoom, 1.0)
 
