@@ -25,6 +25,7 @@ OpenCV's image operations to find regions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -403,11 +404,18 @@ def map_back(found: list[Decoded], back: npt.NDArray[np.float64]) -> list[Decode
     return out
 
 
-def sharpen(image: Gray, sigma: float, amount: float = 1.5) -> Gray:
-    """Unsharp masking: image + amount * (image - blur(image))."""
-    blurred = cv2.GaussianBlur(image, (0, 0), sigma)
+def sharpen(image: Gray, sigma: float, amount: float) -> Gray:
+    """Unsharp masking across the bars only: image + amount * (image - blur_x(image))."""
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=0.1)
     out = cv2.addWeighted(image, 1 + amount, blurred, -amount, 0)
     return np.asarray(out, dtype=np.uint8)
+
+
+def deblur(upright: Gray) -> Gray:
+    """For blurred, small codes (1.5-3 px per module): average along the bars (they are
+    upright: the noise goes, the bar edges stay), then unsharp-mask across them twice."""
+    smooth = np.asarray(cv2.blur(upright, (1, 9)), dtype=np.uint8)
+    return sharpen(sharpen(smooth, 2.5, 2.0), 2.5, 2.0)
 
 
 def decode_strip(image: Gray, *, try_invert: bool = False) -> list[Decoded]:
@@ -418,16 +426,35 @@ def decode_strip(image: Gray, *, try_invert: bool = False) -> list[Decoded]:
     return [Decoded(d.text, d.format) for d in found]
 
 
-def decode_region(gray: Gray, region: Region) -> list[Decoded]:
-    """Decode one region: a full-length strip, then (blurred or small codes) 2x + unsharp."""
-    found = decode_strip(strip(gray, region), try_invert=True)  # light bars on dark too
-    if found:
-        return found
-    module = region.length / IMEI_CODE128_MODULES
-    zoomed = strip(gray, region, zoom=2.0)
-    found = decode_strip(sharpen(zoomed, sigma=max(1.5, module), amount=1.2))
-    if found:
-        return found
-    if abs(region.axis - region.normal) > math.radians(2.5):
-        return decode_strip(strip(gray, region, angle=region.normal))
-    return []
+def normalize(upright: Gray, window: int = 31) -> Gray:
+    """Local contrast across the bars (mean and spread over `window` px): bars half washed out
+    by a reflection get the same contrast as the rest."""
+    f = np.asarray(cv2.blur(upright, (1, 5)), dtype=np.float32)
+    mean = _f32(cv2.blur(f, (window, 1)))
+    spread = np.sqrt(np.maximum(_f32(cv2.blur((f - mean) ** 2, (window, 1))), 1.0))
+    return np.asarray(np.clip((f - mean) / spread * 60 + 128, 0, 255), dtype=np.uint8)
+
+
+def equalize_deblur(upright: Gray) -> Gray:
+    """Contrast-limited equalisation in short tiles along the code, then `deblur`."""
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(1, 16))
+    return deblur(np.asarray(clahe.apply(upright), dtype=np.uint8))
+
+
+# Rounds of strip decoding, cheapest first: each unread region gets round 1, then those still
+# unread round 2, ... (zoom across the bars, the filter applied to the upright strip)
+STRIP_ROUNDS: tuple[tuple[float, Callable[[Gray], Gray] | None], ...] = (
+    (1.0, None),  # as it is (inverted too)
+    (2.0, deblur),  # blurred small codes
+    (1.0, normalize),  # glare: part of the code washed out
+    (2.0, equalize_deblur),  # glare and blur together
+)
+
+
+def decode_region(gray: Gray, region: Region, round_: int) -> list[Decoded]:
+    """Decode one region as a full-length strip, prepared as `STRIP_ROUNDS[round_]` says."""
+    zoom, prepare = STRIP_ROUNDS[round_]
+    upright = strip(gray, region, zoom=zoom)
+    if prepare is None:
+        return decode_strip(upright, try_invert=True)  # light bars on dark too
+    return decode_strip(prepare(upright))

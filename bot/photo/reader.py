@@ -53,6 +53,7 @@ from bot.photo.barcodes import (
     FAST_FORMATS,
     LINEAR_FORMATS,
     PRODUCT_FORMATS,
+    STRIP_ROUNDS,
     Decoded,
     Region,
     decode,
@@ -233,36 +234,42 @@ def _read_gray(gray: Gray, rule: IdRule) -> tuple[_Tally, PhotoProblem, Gray | N
     def unread() -> list[Region]:
         return [r for r in regions if not any(d.contains(r.cx, r.cy) for d in read)]
 
-    # 2. the whole photo turned (and unsheared) so that the biggest unread code is upright:
-    #    zxing reads 1-D codes only within ~10 degrees of an axis
-    todo = unread()
-    if todo:
-        main = todo[0]
+    # 2. each unread region as a strip as long as the photo, bars upright (cheap); then, for
+    #    those still unread, the same strips upscaled across the bars and deblurred, with
+    #    local contrast normalised (glare), both (`STRIP_ROUNDS`)
+    failed = unread()
+    for round_ in range(len(STRIP_ROUNDS)):
+        still: list[Region] = []
+        for region in failed:
+            if time.thread_time() - cpu_start > REGION_BUDGET_S:
+                still.append(region)  # out of time: counts as unread
+                continue
+            found = decode_region(gray, region, round_)
+            tally.add(rule, found)
+            if tally.hits:
+                return tally, PhotoProblem.NO_BARCODE, None
+            if not found:
+                still.append(region)
+        failed = still
+        if not failed:
+            break
+
+    # 3. the whole photo turned (and unsheared) so that the biggest unread code is upright:
+    #    zxing reads 1-D codes only within ~10 degrees of an axis, and finds codes the
+    #    region finder missed next to it
+    if failed and time.thread_time() - cpu_start < REGION_BUDGET_S:
+        main = failed[0]
         if _off_axis(main.axis) > DESKEW_MIN or abs(main.axis - main.normal) > DESKEW_MIN:
             image, back = deskewed(gray, main)
             found = map_back(
                 decode(image, formats=FAST_FORMATS, try_invert=False, try_rotate=False), back
             )
-            read += found
             tally.add(rule, found)
             if tally.hits:
                 return tally, PhotoProblem.NO_BARCODE, None
 
-    # 3. each unread region as a full-length strip, then upscaled and sharpened
-    failed: list[Region] = []
-    for region in unread():
-        if time.thread_time() - cpu_start > REGION_BUDGET_S:
-            failed.append(region)  # out of time: counts as unread
-            continue
-        found = decode_region(gray, region)
-        tally.add(rule, found)
-        if tally.hits:
-            return tally, PhotoProblem.NO_BARCODE, None
-        if not found:
-            failed.append(region)
-
     label = label_region(gray, regions) if regions else None
-    codes = [r for r in failed if r.barcode_like]
+    codes = [r for r in failed if r.barcode_like]  # (not text, not a lone edge)
     if codes:
         return tally, diagnose(gray, max(codes, key=lambda r: r.length)), label
     return tally, PhotoProblem.NO_MATCHING_ID if tally.seen else PhotoProblem.NO_BARCODE, label
