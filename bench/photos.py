@@ -164,16 +164,16 @@ CONDITION_KEYS = (
     "glare",
     "finger",
 )
-# (label, truth key, bucket edges or None for a yes/no field)
-CONDITIONS: tuple[tuple[str, str, tuple[float, ...] | None], ...] = (
-    ("px per module", "px_per_module", (1.5, 2.0, 2.5, 3.0, 4.0)),
-    ("code width / frame", "code_frac", (0.25, 0.5)),
-    ("off upright, deg", "off_axis", (5.0, 10.0)),
-    ("perspective tilt, deg", "tilt", (15.0, 30.0)),
-    ("defocus sigma, px", "blur", (0.5, 1.0)),
-    ("motion blur, px", "motion", (1.0, 3.0)),
-    ("glare", "glare", None),
-    ("finger", "finger", None),
+# (label, truth key, bucket edges or None for a yes/no field, bucket names or None)
+CONDITIONS: tuple[tuple[str, str, tuple[float, ...] | None, tuple[str, ...] | None], ...] = (
+    ("px per module", "px_per_module", (1.5, 2.0, 2.5, 3.0, 4.0), None),
+    ("code width / frame", "code_frac", (0.25, 0.5), None),
+    ("off upright, deg", "off_axis", (5.0, 10.0), None),
+    ("perspective tilt, deg", "tilt", (15.0, 30.0), None),
+    ("defocus sigma, px", "blur", (0.5, 1.0), None),
+    ("motion blur, px", "motion", (1.0, 3.0), ("none", "2", "3-5")),
+    ("glare", "glare", None, None),
+    ("finger", "finger", None, None),
 )
 
 
@@ -194,7 +194,7 @@ def render_conditions(meta: dict[str, Any], tiers: tuple[str, ...] | None) -> st
         "| condition | bucket | photos | IMEI recall | CPU median ms |",
         "|---|---|---:|---:|---:|",
     ]
-    for label, key, edges in CONDITIONS:
+    for label, key, edges, names in CONDITIONS:
         groups: dict[tuple[int, str], list[tuple[bool, float]]] = {}
         for info, hit, cpu in outcomes:
             if key not in info:
@@ -204,6 +204,8 @@ def render_conditions(meta: dict[str, Any], tiers: tuple[str, ...] | None) -> st
                 slot = (int(bool(value)), "yes" if value else "no")
             else:
                 slot = _bucket(float(value), edges)
+                if names is not None:
+                    slot = (slot[0], names[slot[0]])
             groups.setdefault(slot, []).append((hit, cpu))
         for slot in sorted(groups):
             items = groups[slot]
