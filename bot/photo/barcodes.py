@@ -2,10 +2,14 @@
 
 zxing-cpp finds QR/DataMatrix codes at any angle, and 1-D codes (Code 128/39, EAN) only when
 they lie within about +-10 degrees of horizontal or vertical. So when the plain pass misses,
-`find_regions` locates barcode-like areas and their angle from the image gradients, and
-`decode_regions` cuts each one out already rotated to horizontal (optionally upscaled) and
-decodes the small crop. This replaces a blind rotation sweep (many full-image passes) with a
-few cheap crop passes.
+`find_regions` locates barcode-like areas, their bar normal and long axis from the image
+gradients, and `decode_region` cuts each one out as an upright strip (`strip`: the affine
+`frame` maps the scan line to x and the bars to y, undoing rotation and perspective shear),
+as long as the photo along the scan line so that the whole code is in it, then decodes the
+small strip; further rounds upscale it across the bars and `deblur` it (blurred codes at
+1.5-3 px per module), `normalize` its local contrast (glare) or both. `deskewed` turns the
+whole photo the same way for one more zxing pass. This replaces a blind rotation sweep (many
+full-image passes) with a few cheap strip passes.
 
 Region finding (on a copy scaled to <= 800 px):
 * structure tensor of Sobel gradients over a 7x7 window: energy and coherence. A barcode is an

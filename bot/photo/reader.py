@@ -3,12 +3,18 @@
 `read_device_ids(data, rule)` is synchronous, pure CPU and never raises for bad input; the
 bot awaits `read_device_ids_async`, which runs it in a small dedicated thread pool.
 
-Pipeline (stops as soon as an ID valid for the rule is found):
-1. `image.load_gray`: size/format/pixel/animation checks, bounded grayscale decode;
-2. zxing-cpp on the whole image (all 1-D and 2-D formats we know, 90-degree turns, inverted);
-3. `barcodes.find_regions` + `decode_region`: deskewed (and for small codes, upscaled) crops
-   of barcode-like areas, for 1-D codes tilted beyond zxing's ~10 degree tolerance;
-4. optional OCR (`ocr.py`, only if `tesseract` is installed), results marked `from_ocr`.
+Pipeline, barcodes only (stops as soon as an ID valid for the rule is found):
+1. `image.load_gray`: size/format/pixel/animation checks, the decoded-size budget, 8-bit grey;
+2. zxing-cpp on the whole photo with the formats labels use (Code 128/39, QR, DataMatrix), no
+   inverted codes: most photos end here (~10 ms);
+3. `barcodes.find_regions`: barcode-like areas with their bar angle and shear; each unread one
+   is cut out as an upright strip as long as the photo (a big close-up code found only in
+   fragments is still cut out whole), then in further rounds (`STRIP_ROUNDS`) upscaled 2x
+   across the bars and deblurred, contrast-normalised against glare, or both;
+4. the whole photo turned and unsheared so that the biggest unread code is upright, once.
+Steps 3-4 stop after `REGION_BUDGET_S` of CPU, so a photo costs at most ~0.25 s.
+OCR is not part of it: when no ID was found, `PhotoReading.label_crop` holds the label area,
+upright, for `ocr.read_printed_ids` (bounded, async; the bot does not wait for it).
 
 Choosing: every decoded text is classified (`CodeKind`) and offered to the domain rules
 (`check_device_id` for a whole 1-D barcode text, `find_id_candidates` for QR/free-text
@@ -16,9 +22,11 @@ payloads). ICCIDs (19-20 digits starting 89) and retail product codes (EAN/UPC: 
 every unit) are never candidates. An ID seen in more barcodes ranks first (the IMEI Code 128
 and the QR copy agree), then the order zxing found them in.
 
-Problems: image problems from `load_gray`; otherwise, when no candidate was found, TOO_SMALL
-if a barcode-like area too short to decode (< ~2 px per module for an IMEI Code 128) stayed
-unread, else NO_MATCHING_ID if something was decoded (see `seen`), else NO_BARCODE.
+Problems: image problems from `load_gray`; otherwise, when no candidate was found and a
+barcode-like area stayed unread, `diagnose.diagnose` of the biggest one (the IMEI-sized
+candidate): TOO_SMALL (< ~2 px per module), GLARE, TOO_BLURRED or UNREADABLE; else
+NO_MATCHING_ID if something was decoded (see `seen`: only a SIM or serial number), else
+NO_BARCODE. Small S/N or SIM codes next to a readable IMEI never make a photo "too small".
 
 Thread vs process: decoding is in C/C++ (libjpeg in Pillow, OpenCV, zxing-cpp), which all
 release the GIL while they work, so two decoding threads use two cores (measured: see
@@ -77,7 +85,7 @@ __all__ = [
     "shutdown_executor",
 ]
 
-MAX_CONCURRENT_DECODES = 2
+MAX_CONCURRENT_DECODES = 2  # decode threads for the whole bot
 MAX_WAITING_PER_USER = 3  # one decoding + this many queued per installer
 DESKEW_MIN = math.radians(4)  # the whole photo is turned for a code further off than this
 REGION_BUDGET_S = 0.15  # CPU seconds after which no further region is decoded
