@@ -322,3 +322,51 @@ def test_barcode_reader_never_runs_ocr(tmp_path: Path, monkeypatch: pytest.Monke
     # the crop holds the codes, upright: zxing reads them without any turning
     found = decode(reading.label_crop, try_rotate=False)
     assert {d.text for d in found} == {SERIAL_15, ICCID}
+
+
+# --------------------------------------------------------------------------- the installer's text
+def test_each_failure_reason_has_its_own_advice() -> None:
+    from bot.i18n import gettext_for
+    from bot.telegram import texts
+
+    _ = gettext_for("en")
+    reasons = [
+        PhotoProblem.TOO_SMALL,
+        PhotoProblem.TOO_BLURRED,
+        PhotoProblem.GLARE,
+        PhotoProblem.UNREADABLE,
+        PhotoProblem.NO_BARCODE,
+        PhotoProblem.NO_MATCHING_ID,
+        PhotoProblem.BUSY,
+    ]
+    notes = {p: texts.photo_failure(_, p, []) for p in reasons}
+    assert len(set(notes.values())) == len(notes)  # no two reasons share a message
+    assert "Come closer" in notes[PhotoProblem.TOO_SMALL]
+    assert "Hold the phone still" in notes[PhotoProblem.TOO_BLURRED]
+    assert "reflection" in notes[PhotoProblem.GLARE]
+    assert "straight over the label" in notes[PhotoProblem.UNREADABLE]
+    assert "could not find a barcode" in notes[PhotoProblem.NO_BARCODE]
+    # only a SIM / serial number: said so, with where the right code is
+    sim = texts.photo_failure(_, PhotoProblem.NO_MATCHING_ID, [CodeKind.ICCID, CodeKind.SERIAL])
+    assert "a SIM card number (ICCID), a serial number, but not the ID" in sim
+    assert "not the SIM card" in sim
+    # a SIM code read and the IMEI-sized code blurred: both facts
+    both = texts.photo_failure(_, PhotoProblem.TOO_BLURRED, [CodeKind.ICCID])
+    assert "SIM card number" in both and "blurred" in both
+
+
+def test_diagnosis_names_what_to_change() -> None:
+    """The unread IMEI-sized code decides the advice; small S/N codes do not make it 'too small'."""
+    imei_code = bars(IMEI, module=3, height=90)
+    sharp = np.asarray(photo(label(imei_code, bars("SN1"))))
+    # defocused far beyond a module: blurred, not too small
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 3.5)
+    reading = read_device_ids(jpeg(Image.fromarray(blurred)))
+    assert reading.candidates == [] and reading.problem is PhotoProblem.TOO_BLURRED
+    # a reflection washing out the left half of the code
+    h, w = sharp.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    spot = np.exp(-(((xx - w * 0.42) ** 2 + (yy - h * 0.4) ** 2) / (2 * 90.0**2)))
+    glared = np.clip(sharp + spot * 400, 0, 255).astype(np.uint8)
+    reading = read_device_ids(jpeg(Image.fromarray(glared)))
+    assert reading.candidates == [] and reading.problem is PhotoProblem.GLARE
