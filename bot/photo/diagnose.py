@@ -98,7 +98,12 @@ def code_span(profile: npt.NDArray[np.float32], centre: int, length: float) -> t
 
 
 def label_region(gray: Gray, regions: list[Region]) -> Gray:
-    """The area around the barcodes (where the printed digits are), upright, bounded in size."""
+    """The area around the barcodes (where the printed digits are), upright, bounded in size.
+
+    Without a barcode-like region (a label with printed text only), the text-like regions
+    mark the label instead."""
+    codes = [r for r in regions if r.barcode_like]
+    regions = codes or regions
     main = max(regions, key=lambda r: r.length)
     ux, uy, bx, by = axes = frame(main)
     inv = np.linalg.inv(np.array([[ux, bx], [uy, by]]))
@@ -111,7 +116,8 @@ def label_region(gray: Gray, regions: list[Region]) -> Gray:
             points.append((x - main.cx, y - main.cy))
     st = np.array(points) @ inv.T
     (s0, t0), (s1, t1) = st.min(axis=0), st.max(axis=0)
-    pad_u, pad_b = 0.15 * (s1 - s0), 0.6 * (t1 - t0) + main.height
+    pad_u = 0.25 * (s1 - s0) + main.height
+    pad_b = (t1 - t0) + 2 * main.height
     s0, s1, t0, t1 = s0 - pad_u, s1 + pad_u, t0 - pad_b, t1 + pad_b
     zoom = min(1.0, LABEL_LONG_SIDE / max(s1 - s0, t1 - t0, 1.0))
     return warp(gray, (main.cx, main.cy), axes, (s0, s1), (t0, t1), zoom, zoom)
