@@ -82,9 +82,10 @@ def run(
 ) -> tuple[dict[str, TierStats], dict[str, Any]]:
     from bot.domain.device_id import parse_id_type
     from bot.photo import read_device_ids
-    from bot.photo.ocr import read_printed_ids
 
     rule = parse_id_type("imei")
+    if ocr:
+        from bot.photo.ocr import read_printed_ids
 
     truth: dict[str, dict[str, Any]] = json.loads((corpus / "truth.json").read_text())
     names = sorted(n for n in truth if only is None or n.startswith(only))
@@ -119,9 +120,10 @@ def run(
         else:
             st.negatives += 1
             st.neg_accepted += wrong
-        if ocr and not reading.candidates and reading.label_crop is not None:
+        crop = getattr(reading, "label_crop", None)
+        if ocr and not reading.candidates and crop is not None:
             ocr_started, children = time.perf_counter(), _children_cpu()
-            found = asyncio.run(read_printed_ids(reading.label_crop, rule))
+            found = asyncio.run(read_printed_ids(crop, rule))
             st.ocr_walls.append((time.perf_counter() - ocr_started) * 1000.0)
             st.ocr_cpus.append((_children_cpu() - children) * 1000.0)
             st.ocr_right += bool(found) and found[0] in (imei, printed)
