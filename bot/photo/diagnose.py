@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -25,6 +26,7 @@ from bot.photo.barcodes import (
     IMEI_CODE128_MODULES,
     MIN_MODULE_PX,
     Region,
+    deskewed,
     frame,
     line_extent,
     warp,
@@ -100,10 +102,18 @@ def code_span(profile: npt.NDArray[np.float32], centre: int, length: float) -> t
 def label_region(gray: Gray, regions: list[Region]) -> Gray:
     """The area around the barcodes (where the printed digits are), upright, bounded in size.
 
-    Without a barcode-like region (a label with printed text only), the text-like regions
-    mark the label instead."""
+    Without a barcode-like region (a label with printed text only) the label's extent is not
+    known: the whole photo, turned upright by the longest text-like region."""
     codes = [r for r in regions if r.barcode_like]
-    regions = codes or regions
+    if not codes:
+        upright, _ = deskewed(gray, max(regions, key=lambda r: r.length))
+        h, w = upright.shape
+        zoom = min(1.0, LABEL_LONG_SIDE / max(h, w))
+        if zoom >= 1.0:
+            return upright
+        size = (max(1, round(w * zoom)), max(1, round(h * zoom)))
+        return np.asarray(cv2.resize(upright, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    regions = codes
     main = max(regions, key=lambda r: r.length)
     ux, uy, bx, by = axes = frame(main)
     inv = np.linalg.inv(np.array([[ux, bx], [uy, by]]))
