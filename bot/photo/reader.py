@@ -72,6 +72,7 @@ from bot.photo.barcodes import (
 )
 from bot.photo.diagnose import diagnose, label_region
 from bot.photo.image import Gray, PhotoProblem, load_gray
+from bot.photo.ocr import tesseract_path
 
 __all__ = [
     "MAX_CONCURRENT_DECODES",
@@ -118,6 +119,7 @@ class PhotoReading:
     from_ocr: bool
     elapsed_ms: float
     # the label area, upright (grey), for reading printed digits when no barcode gave an ID
+    # (only when `tesseract` is installed)
     label_crop: Gray | None = field(default=None, compare=False, repr=False)
 
 
@@ -276,7 +278,8 @@ def _read_gray(gray: Gray, rule: IdRule) -> tuple[_Tally, PhotoProblem, Gray | N
             if tally.hits:
                 return tally, PhotoProblem.NO_BARCODE, None
 
-    label = label_region(gray, regions) if regions else None
+    # the label area for OCR, cut out only when an OCR tool is there to read it
+    label = label_region(gray, regions) if regions and tesseract_path() else None
     codes = [r for r in failed if r.barcode_like]  # (not text, not a lone edge)
     if codes:
         return tally, diagnose(gray, max(codes, key=lambda r: r.length)), label
