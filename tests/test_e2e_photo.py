@@ -228,3 +228,55 @@ async def test_printed_digits_come_as_a_follow_up_when_ocr_is_slow(
     )
     assert "printed digits" in (offer.text or "")
     await inst.tap(f"Use {IMEI}", expect="Phone number", on=offer)
+
+
+# --------------------------------------------------------------------------- heavy files
+def _noise_png(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    out = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (1536, 2048), dtype=np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_heavy_files_from_one_installer_do_not_hold_up_another(
+    tg: FakeTelegram, bot: App
+) -> None:
+    """Issue 8: two heavy images at once took both decode slots. Olga sends two noise PNGs as
+    files; Anna's label photo, sent after them, is answered before Olga's second file."""
+    anna_user = tg.user(102, "Anna")
+    olga, anna = me(tg), Installer(tg, anna_user, tg.private_chat(anna_user))
+    await to_imei_step(olga)
+    await to_imei_step(anna)
+    olga_after, anna_after = olga.last().message_id, anna.last().message_id
+    for seed in (1, 2):
+        await tg.send_document(
+            olga.user, olga.chat, _noise_png(seed), file_name=f"n{seed}.png", mime_type="image/png"
+        )
+    await tg.send_photo(anna.user, anna.chat, label_photo(IMEI))
+    offer = await tg.wait_for_message(
+        anna.chat, lambda m: IMEI in (m.text or ""), after=anna_after, timeout=20
+    )
+    assert offer.button_texts()[0] == f"Use {IMEI}"
+    replies = [m for m in tg.messages(olga.chat) if m.message_id > olga_after]
+    assert len(replies) < 2  # Olga's second file is still waiting for her first
+    # and both of Olga's files are answered in the end
+    first = await tg.wait_for_message(olga.chat, after=olga_after, timeout=20)
+    await tg.wait_for_message(olga.chat, after=first.message_id, timeout=20)
+
+
+async def test_float_tiff_of_24_megapixels_is_refused_without_decoding(
+    tg: FakeTelegram, bot: App
+) -> None:
+    """Issue 8: a 145 KB, 24-megapixel float TIFF cost ~480 MB. Refused by its decoded size."""
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((4000, 6000), np.float32)).save(
+        out, "TIFF", compression="tiff_adobe_deflate"
+    )
+    inst = me(tg)
+    await to_imei_step(inst)
+    after = inst.last().message_id
+    await tg.send_document(
+        inst.user, inst.chat, out.getvalue(), file_name="label.tif", mime_type="image/tiff"
+    )
+    reply = await tg.wait_for_message(inst.chat, after=after)
+    assert "too large" in (reply.text or "")
