@@ -560,7 +560,6 @@ def photo_seen(_: Gettext, kinds: Sequence[CodeKind]) -> str:
 
 
 def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
-    """What went wrong with the photo, and what to do about it: one reason, one piece of advice."""
     if problem is PhotoProblem.TOO_SMALL:
         return _(
             "The barcode is too small in this photo to read. Come closer, so that the barcode "
@@ -582,10 +581,7 @@ def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
             "not at an angle, with the whole barcode in the picture and nothing covering it."
         )
     if problem is PhotoProblem.NO_BARCODE:
-        return _(
-            "I could not find a barcode in this photo. Photograph the label with the barcode "
-            "marked IMEI, close and straight on."
-        )
+        return _("I could not find a readable barcode in this photo.")
     if problem is PhotoProblem.BUSY:
         return _("I am still reading your previous photos. Send this one again in a moment.")
     if problem in (PhotoProblem.NOT_AN_IMAGE, PhotoProblem.ANIMATED):
@@ -598,15 +594,15 @@ def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
 
 
 def photo_failure(_: Gettext, problem: PhotoProblem, seen: Sequence[CodeKind]) -> str:
-    """The whole note after a photo without a usable ID: what was seen, why, what to do."""
-    parts = []
-    if seen:
-        parts.append(photo_seen(_, seen))
-    if problem is PhotoProblem.NO_MATCHING_ID:
+    """The note after a photo without a usable ID: what was seen instead (only a SIM or serial
+    number), and the one thing to change (too small, blurred, glare, ...) or general tips."""
+    parts = [photo_seen(_, seen)] if seen else []
+    if problem not in (PhotoProblem.NO_MATCHING_ID, PhotoProblem.NO_BARCODE):
+        parts.append(photo_problem(_, problem))  # specific advice
+    else:
+        if not seen:
+            parts.append(photo_problem(_, problem))
         parts.append(photo_tips(_))
-    elif not (seen and problem is PhotoProblem.NO_BARCODE):
-        parts.append(photo_problem(_, problem))
-    parts.append(_("Or simply type the digits."))
     return "\n".join(parts)
 
 
@@ -616,8 +612,8 @@ def photo_not_now(_: Gettext) -> str:
 
 def photo_tips(_: Gettext) -> str:
     return _(
-        "Photograph the barcode marked IMEI on the device's own label (not the SIM card or "
-        "the box's serial number), close and straight on."
+        "Tips: hold the phone close and straight over the label, keep it flat, avoid glare "
+        "and shadows. Or simply type the digits."
     )
 
 
