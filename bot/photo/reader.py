@@ -277,6 +277,7 @@ def _read_gray(gray: Gray, rule: IdRule) -> tuple[_Tally, PhotoProblem, Gray | N
             tally.add(rule, found)
             if tally.hits:
                 return tally, PhotoProblem.NO_BARCODE, None
+            failed = [r for r in failed if not any(d.contains(r.cx, r.cy) for d in found)]
 
     # the label area for OCR, cut out only when an OCR tool is there to read it
     label = label_region(gray, regions) if regions and tesseract_path() else None
