@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
+import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
@@ -126,3 +129,154 @@ async def test_photo_first_offers_the_model_of_the_same_tac(
     question = await inst.tap(f"Use {sibling}", expect="Which device?", on=offer)
     assert question.button_texts()[0] == "Same as before: Teltonika FMB140"
     await inst.tap("Same as before: Teltonika FMB140", expect="Phone number", on=question)
+
+
+# --------------------------------------------------------------------------- real phone shots
+# Label photos from the benchmark's camera model (bench/photo_corpus.py): a rendered label on
+# a device in a cluttered scene, perspective, blur, noise, Telegram's 1280 px JPEG.
+SHOTS = {
+    # the IMEI code wider than half the frame (the label itself cut off by the frame)
+    "close-up": {"closeup": 1.0, "glare": 0.0, "finger": 0.0, "motion": 0.0},
+    # the label plane tilted 35-38 degrees away from the camera
+    "tilted": {
+        "tilt": (35, 38),
+        "closeup": 0.0,
+        "bar_px": (420, 480),
+        "glare": 0.0,
+        "finger": 0.0,
+        "motion": 0.0,
+    },
+    # defocused (gaussian sigma 1.2-1.3 px) at ~2.5-2.8 px per module
+    "blurred": {
+        "blur": (1.2, 1.3),
+        "tilt": (5, 10),
+        "closeup": 0.0,
+        "bar_px": (330, 380),
+        "glare": 0.0,
+        "finger": 0.0,
+        "motion": 0.0,
+    },
+}
+
+
+async def test_close_up_tilted_and_blurred_labels_offer_the_imei(
+    tg: FakeTelegram, bot: App
+) -> None:
+    from bench.photo_corpus import label_photo
+
+    inst = me(tg)
+    await to_imei_step(inst)
+    for seed, (shot, conditions) in enumerate(SHOTS.items()):
+        data, truth = label_photo(seed, IMEI, **conditions)
+        if shot == "close-up":
+            assert truth["code_frac"] > 0.5
+        elif shot == "tilted":
+            assert truth["tilt"] >= 35
+        else:
+            assert truth["blur"] >= 1.2
+        after = inst.last().message_id
+        await tg.send_photo(inst.user, inst.chat, data)
+        offer = await tg.wait_for_message(inst.chat, after=after)
+        assert offer.button_texts() == [f"Use {IMEI}", "⌨️ Type it instead"], shot
+        if shot != "blurred":
+            await inst.tap("⌨️ Type it instead", expect="IMEI", on=offer)
+    await inst.tap(f"Use {IMEI}", expect="Phone number", on=offer)
+    assert not tg.errors
+
+
+async def test_blurred_code_gets_advice_to_hold_still(tg: FakeTelegram, bot: App) -> None:
+    import cv2
+
+    inst = me(tg)
+    await to_imei_step(inst)
+    sharp = np.asarray(Image.open(io.BytesIO(label_photo(IMEI))).convert("L"))
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 5.0)
+    out = io.BytesIO()
+    Image.fromarray(blurred).save(out, "JPEG", quality=85)
+    after = inst.last().message_id
+    await tg.send_photo(inst.user, inst.chat, out.getvalue())
+    reply = await tg.wait_for_message(inst.chat, after=after)
+    assert "blurred" in (reply.text or "")
+    assert "Hold the phone still" in (reply.text or "")
+    assert "IMEI" in (reply.text or "")  # and the question is asked again
+
+
+async def test_printed_digits_come_as_a_follow_up_when_ocr_is_slow(
+    tg: FakeTelegram, bot: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No barcode gives the IMEI: the answer comes at once (not after OCR), and the number
+    the (slow) OCR finds later is offered in a follow-up message."""
+    exe = tmp_path / "tesseract"
+    gate = tmp_path / "go"
+    exe.write_text(
+        "#!/bin/sh\ncat > /dev/null\n"
+        f"while [ ! -e {gate} ]; do sleep 0.05; done\n"
+        "printf 'level\\tblock_num\\tpar_num\\tline_num\\tconf\\ttext\\n'\n"
+        f"printf '5\\t1\\t1\\t1\\t95\\t{IMEI}\\n'\n"
+    )
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ.get('PATH', '')}")
+    inst = me(tg)
+    await to_imei_step(inst)
+    after = inst.last().message_id
+    await tg.send_photo(inst.user, inst.chat, label_photo("SN20240117", ICCID))
+    reply = await tg.wait_for_message(inst.chat, after=after)
+    assert "SIM card number (ICCID)" in (reply.text or "")  # answered while OCR still runs
+    gate.touch()
+    offer = await tg.wait_for_message(
+        inst.chat, lambda m: IMEI in (m.text or ""), after=reply.message_id
+    )
+    assert "printed digits" in (offer.text or "")
+    await inst.tap(f"Use {IMEI}", expect="Phone number", on=offer)
+
+
+# --------------------------------------------------------------------------- heavy files
+def _noise_png(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    out = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (1536, 2048), dtype=np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_heavy_files_from_one_installer_do_not_hold_up_another(
+    tg: FakeTelegram, bot: App
+) -> None:
+    """Issue 8: two heavy images at once took both decode slots. Olga sends two noise PNGs as
+    files; Anna's label photo, sent after them, is answered before Olga's second file."""
+    anna_user = tg.user(102, "Anna")
+    olga, anna = me(tg), Installer(tg, anna_user, tg.private_chat(anna_user))
+    await to_imei_step(olga)
+    await to_imei_step(anna)
+    olga_after, anna_after = olga.last().message_id, anna.last().message_id
+    for seed in (1, 2):
+        await tg.send_document(
+            olga.user, olga.chat, _noise_png(seed), file_name=f"n{seed}.png", mime_type="image/png"
+        )
+    await tg.send_photo(anna.user, anna.chat, label_photo(IMEI))
+    offer = await tg.wait_for_message(
+        anna.chat, lambda m: IMEI in (m.text or ""), after=anna_after, timeout=20
+    )
+    assert offer.button_texts()[0] == f"Use {IMEI}"
+    replies = [m for m in tg.messages(olga.chat) if m.message_id > olga_after]
+    assert len(replies) < 2  # Olga's second file is still waiting for her first
+    # and both of Olga's files are answered in the end
+    first = await tg.wait_for_message(olga.chat, after=olga_after, timeout=20)
+    await tg.wait_for_message(olga.chat, after=first.message_id, timeout=20)
+
+
+async def test_float_tiff_of_24_megapixels_is_refused_without_decoding(
+    tg: FakeTelegram, bot: App
+) -> None:
+    """Issue 8: a 145 KB, 24-megapixel float TIFF cost ~480 MB. Refused by its decoded size."""
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((4000, 6000), np.float32)).save(
+        out, "TIFF", compression="tiff_adobe_deflate"
+    )
+    inst = me(tg)
+    await to_imei_step(inst)
+    after = inst.last().message_id
+    await tg.send_document(
+        inst.user, inst.chat, out.getvalue(), file_name="label.tif", mime_type="image/tiff"
+    )
+    reply = await tg.wait_for_message(inst.chat, after=after)
+    assert "too large" in (reply.text or "")

@@ -7,6 +7,7 @@ import io
 import os
 import stat
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bot.photo import (
 )
 from bot.photo.barcodes import decode
 from bot.photo.image import MAX_FILE_BYTES
+from bot.photo.ocr import read_printed_ids
 
 IMEI = "356938035643809"
 IMEI2 = "490154203237518"
@@ -271,18 +273,100 @@ printf '5\\t1\\t1\\t1\\t2\\t1\\t0\\t0\\t10\\t10\\t40.0\\t{weak}\\n'
 """
 
 
-def test_ocr_only_when_installed_and_confident(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    img = Image.new("L", (640, 480), 200)
-    data = jpeg(img)
-    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract here yet
-    assert read_device_ids(data).problem is PhotoProblem.NO_BARCODE
-
+def _fake_tesseract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     exe = tmp_path / "tesseract"
     exe.write_text(FAKE_TESSERACT.format(imei=IMEI, weak=IMEI2))
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     assert os.access(exe, os.X_OK)
-    reading = read_device_ids(data)
-    assert reading.candidates == [IMEI]  # IMEI2 was read with low confidence: ignored
-    assert reading.from_ocr and reading.problem is None
+    monkeypatch.setenv("PATH", str(tmp_path))
+    return exe
+
+
+async def test_ocr_only_when_installed_and_confident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crop = np.full((200, 400), 200, np.uint8)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract here yet
+    assert await read_printed_ids(crop, parse_id_type("imei")) == []
+    _fake_tesseract(tmp_path, monkeypatch)
+    # IMEI2 was read with low confidence: ignored
+    assert await read_printed_ids(crop, parse_id_type("imei")) == [IMEI]
+
+
+async def test_ocr_is_killed_at_its_time_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exe = _fake_tesseract(tmp_path, monkeypatch)
+    pid_file = tmp_path / "pid"
+    exe.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 30\n")
+    started = time.monotonic()
+    assert await read_printed_ids(np.zeros((50, 50), np.uint8), parse_id_type("imei"), 0.5) == []
+    assert time.monotonic() - started < 5  # bounded: the 30 s process did not hold us
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # and it is gone, not left running
+
+
+def test_barcode_reader_never_runs_ocr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCR is not on the barcode path: a photo without an ID returns at once, with the label
+    area cut out (upright) for a later, bounded OCR step."""
+    exe = _fake_tesseract(tmp_path, monkeypatch)
+    marker = tmp_path / "ran"
+    exe.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    img = photo(label(bars(SERIAL_15), bars(ICCID)), angle=25)
+    reading = read_device_ids(jpeg(img))
+    assert reading.candidates == [] and not reading.from_ocr
+    assert not marker.exists()
+    assert reading.label_crop is not None
+    assert max(reading.label_crop.shape) <= 1400  # the label area, not the whole photo
+    # the crop holds the codes, upright: zxing reads them without any turning
+    found = decode(reading.label_crop, try_rotate=False)
+    assert {d.text for d in found} == {SERIAL_15, ICCID}
+
+
+# --------------------------------------------------------------------------- the installer's text
+def test_each_failure_reason_has_its_own_advice() -> None:
+    from bot.i18n import gettext_for
+    from bot.telegram import texts
+
+    _ = gettext_for("en")
+    reasons = [
+        PhotoProblem.TOO_SMALL,
+        PhotoProblem.TOO_BLURRED,
+        PhotoProblem.GLARE,
+        PhotoProblem.UNREADABLE,
+        PhotoProblem.NO_BARCODE,
+        PhotoProblem.NO_MATCHING_ID,
+        PhotoProblem.BUSY,
+    ]
+    notes = {p: texts.photo_failure(_, p, []) for p in reasons}
+    assert len(set(notes.values())) == len(notes)  # no two reasons share a message
+    assert "Come closer" in notes[PhotoProblem.TOO_SMALL]
+    assert "Hold the phone still" in notes[PhotoProblem.TOO_BLURRED]
+    assert "reflection" in notes[PhotoProblem.GLARE]
+    assert "straight over the label" in notes[PhotoProblem.UNREADABLE]
+    assert "could not find a readable barcode" in notes[PhotoProblem.NO_BARCODE]
+    # only a SIM / serial number: said so, with where the right code is
+    sim = texts.photo_failure(_, PhotoProblem.NO_MATCHING_ID, [CodeKind.ICCID, CodeKind.SERIAL])
+    assert "a SIM card number (ICCID), a serial number, but not the ID" in sim
+    assert "Tips:" in sim
+    # a SIM code read and the IMEI-sized code blurred: both facts
+    both = texts.photo_failure(_, PhotoProblem.TOO_BLURRED, [CodeKind.ICCID])
+    assert "SIM card number" in both and "blurred" in both
+
+
+def test_diagnosis_names_what_to_change() -> None:
+    """The unread IMEI-sized code decides the advice; small S/N codes do not make it 'too small'."""
+    imei_code = bars(IMEI, module=3, height=90)
+    sharp = np.asarray(photo(label(imei_code, bars("SN1"))))
+    # defocused far beyond a module: blurred, not too small
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 3.5)
+    reading = read_device_ids(jpeg(Image.fromarray(blurred)))
+    assert reading.candidates == [] and reading.problem is PhotoProblem.TOO_BLURRED
+    # a reflection washing out the left half of the code
+    h, w = sharp.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    spot = np.exp(-(((xx - w * 0.42) ** 2 + (yy - h * 0.4) ** 2) / (2 * 90.0**2)))
+    glared = np.clip(sharp + spot * 400, 0, 255).astype(np.uint8)
+    reading = read_device_ids(jpeg(Image.fromarray(glared)))
+    assert reading.candidates == [] and reading.problem is PhotoProblem.GLARE

@@ -2,10 +2,14 @@
 
 zxing-cpp finds QR/DataMatrix codes at any angle, and 1-D codes (Code 128/39, EAN) only when
 they lie within about +-10 degrees of horizontal or vertical. So when the plain pass misses,
-`find_regions` locates barcode-like areas and their angle from the image gradients, and
-`decode_regions` cuts each one out already rotated to horizontal (optionally upscaled) and
-decodes the small crop. This replaces a blind rotation sweep (many full-image passes) with a
-few cheap crop passes.
+`find_regions` locates barcode-like areas, their bar normal and long axis from the image
+gradients, and `decode_region` cuts each one out as an upright strip (`strip`: the affine
+`frame` maps the scan line to x and the bars to y, undoing rotation and perspective shear),
+as long as the photo along the scan line so that the whole code is in it, then decodes the
+small strip; further rounds upscale it across the bars and `deblur` it (blurred codes at
+1.5-3 px per module), `normalize` its local contrast (glare) or both. `deskewed` turns the
+whole photo the same way for one more zxing pass. This replaces a blind rotation sweep (many
+full-image passes) with a few cheap strip passes.
 
 Region finding (on a copy scaled to <= 800 px):
 * structure tensor of Sobel gradients over a 7x7 window: energy and coherence. A barcode is an
@@ -25,6 +29,7 @@ OpenCV's image operations to find regions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -35,6 +40,13 @@ import zxingcpp
 from bot.photo.image import Gray
 
 _F = zxingcpp.BarcodeFormat
+# The first pass over the whole photo: what device labels carry, no inverted codes.
+# (Code 128 for IMEIs, Code 39 on some vendors' labels, QR/DataMatrix for payloads.)
+FAST_FORMATS = zxingcpp.BarcodeFormats([_F.Code128, _F.Code39, _F.QRCode, _F.DataMatrix])
+# Crops of 1-D code regions: every linear format (a product code must be recognised as one)
+STRIP_FORMATS = zxingcpp.BarcodeFormats(
+    [_F.Code128, _F.Code39, _F.Code93, _F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE]
+)
 FORMATS = zxingcpp.BarcodeFormats(
     [
         _F.Code128,
@@ -98,13 +110,32 @@ class Region:
         )
 
     @property
+    def decodable(self) -> bool:
+        """Worth a strip: dense bars. A fragment of a big close-up code (wide bars split its
+        mask) may be taller than long: the strip runs along its bar normal anyway."""
+        return self.fill >= 0.5 and self.length >= 24 and self.height >= 8
+
+    @property
     def small(self) -> bool:
         """A barcode-like area too short for an IMEI Code 128 at >= 2 px per module."""
         return self.barcode_like and self.length < SMALL_REGION_PX
 
 
-def decode(image: Gray, *, try_invert: bool = True) -> list[Decoded]:
-    found = zxingcpp.read_barcodes(image, formats=FORMATS, try_invert=try_invert)
+def decode(
+    image: Gray,
+    *,
+    formats: zxingcpp.BarcodeFormats = FORMATS,
+    try_invert: bool = True,
+    try_rotate: bool = True,
+    try_downscale: bool = True,
+) -> list[Decoded]:
+    found = zxingcpp.read_barcodes(
+        image,
+        formats=formats,
+        try_invert=try_invert,
+        try_rotate=try_rotate,
+        try_downscale=try_downscale,
+    )
     out = []
     for b in found:
         if not (b.valid and b.text):
@@ -273,22 +304,42 @@ def _measure(
     )
 
 
-def crop_region(gray: Gray, region: Region, angle: float, zoom: float) -> Gray:
-    """The region rotated so that `angle` becomes horizontal, with quiet-zone margins, zoomed."""
-    c, s = math.cos(angle), math.sin(angle)
-    length, height = region.length, region.height
-    # when cutting along the bar normal of a sheared code, the code's extent grows
-    skew = abs(math.sin(angle - region.axis))
-    half_a = length / 2 * (1 + 0.3) + 16 + height * skew / 2
-    half_c = height / 2 * 1.15 + 6 + length * skew / 2
-    out_w = max(8, int(2 * half_a * zoom))
-    out_h = max(8, int(2 * half_c * zoom))
-    # output (u, v) -> source: centre + R(angle) @ ((u, v) / zoom - half)
-    ox, oy = -half_a, -half_c
+def frame(region: Region, angle: float | None = None) -> tuple[float, float, float, float]:
+    """Unit vectors (ux, uy, bx, by): `u` along the scan line, `b` along the bars.
+
+    Scanning along the code's long axis with `b` along the bars (not just perpendicular to
+    `u`) undoes perspective shear as well as rotation: after the warp the bars are upright.
+    """
+    a = region.axis if angle is None else angle
+    ux, uy = math.cos(a), math.sin(a)
+    bx, by = -math.sin(region.normal), math.cos(region.normal)
+    if ux * by - uy * bx < 0:  # keep the orientation (no mirror image)
+        bx, by = -bx, -by
+    if abs(ux * by - uy * bx) < 0.5:  # degenerate (bars almost along the scan line)
+        bx, by = -uy, ux
+    return ux, uy, bx, by
+
+
+def warp(
+    gray: Gray,
+    centre: tuple[float, float],
+    axes: tuple[float, float, float, float],
+    span_u: tuple[float, float],
+    span_b: tuple[float, float],
+    zoom_u: float = 1.0,
+    zoom_b: float = 1.0,
+) -> Gray:
+    """Cut out the parallelogram centre + s*u + t*b (s in span_u, t in span_b), upright."""
+    ux, uy, bx, by = axes
+    (s0, s1), (t0, t1) = span_u, span_b
+    out_w = max(8, int((s1 - s0) * zoom_u))
+    out_h = max(8, int((t1 - t0) * zoom_b))
+    cx, cy = centre
+    # output (X, Y) -> source: centre + u * (X / zoom_u + s0) + b * (Y / zoom_b + t0)
     matrix = np.array(
         [
-            [c / zoom, -s / zoom, region.cx + ox * c - oy * s],
-            [s / zoom, c / zoom, region.cy + ox * s + oy * c],
+            [ux / zoom_u, bx / zoom_b, cx + ux * s0 + bx * t0],
+            [uy / zoom_u, by / zoom_b, cy + uy * s0 + by * t0],
         ],
         dtype=np.float32,
     )
@@ -302,14 +353,112 @@ def crop_region(gray: Gray, region: Region, angle: float, zoom: float) -> Gray:
     return np.asarray(out, dtype=np.uint8)
 
 
-def decode_region(gray: Gray, region: Region) -> list[Decoded]:
-    """Decode one region: along its long axis first, then along the bar normal."""
-    zoom = min(3.0, max(1.0, 480.0 / max(region.length, 1.0)))
-    angles = [region.axis]
-    if abs(region.axis - region.normal) > math.radians(2.5):
-        angles.append(region.normal)
-    for angle in angles:
-        found = decode(crop_region(gray, region, angle, zoom), try_invert=False)
-        if found:  # positions refer to the crop: drop them
-            return [Decoded(d.text, d.format) for d in found]
-    return []
+def line_extent(gray: Gray, cx: float, cy: float, ux: float, uy: float) -> tuple[float, float]:
+    """Where the line centre + s*u enters and leaves the image (s range)."""
+    h, w = gray.shape
+    lo, hi = -1e9, 1e9
+    for pos, d, size in ((cx, ux, w), (cy, uy, h)):
+        if abs(d) < 1e-9:
+            continue
+        a, b = (0 - pos) / d, (size - 1 - pos) / d
+        lo, hi = max(lo, min(a, b)), min(hi, max(a, b))
+    return (lo, hi) if lo < hi else (0.0, 0.0)
+
+
+def strip(gray: Gray, region: Region, zoom: float = 1.0, angle: float | None = None) -> Gray:
+    """A band across the whole photo along the region's scan line, bars upright.
+
+    The band is as long as the photo allows, so a code found only in fragments (wide bars split
+    the mask of a big close-up code) is still cut out whole; it is as tall as the region.
+    """
+    axes = frame(region, angle)
+    s0, s1 = line_extent(gray, region.cx, region.cy, axes[0], axes[1])
+    half = max(10.0, region.height * 0.5)
+    return warp(gray, (region.cx, region.cy), axes, (s0, s1), (-half, half), zoom, 1.0)
+
+
+def deskewed(gray: Gray, region: Region) -> tuple[Gray, npt.NDArray[np.float64]]:
+    """The whole photo warped so that the region's code is upright, and the warp (2x3 matrix
+    from output to photo px) to map positions back."""
+    h, w = gray.shape
+    ux, uy, bx, by = axes = frame(region)
+    inv = np.linalg.inv(np.array([[ux, bx], [uy, by]]))
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64) - (w / 2, h / 2)
+    st = corners @ inv.T
+    (s0, t0), (s1, t1) = st.min(axis=0), st.max(axis=0)
+    image = warp(gray, (w / 2, h / 2), axes, (s0, s1), (t0, t1))
+    back = np.array(
+        [[ux, bx, w / 2 + ux * s0 + bx * t0], [uy, by, h / 2 + uy * s0 + by * t0]],
+        dtype=np.float64,
+    )
+    return image, back
+
+
+def map_back(found: list[Decoded], back: npt.NDArray[np.float64]) -> list[Decoded]:
+    out = []
+    for d in found:
+        quad = tuple(
+            (
+                float(back[0, 0] * x + back[0, 1] * y + back[0, 2]),
+                float(back[1, 0] * x + back[1, 1] * y + back[1, 2]),
+            )
+            for x, y in d.quad
+        )
+        out.append(Decoded(d.text, d.format, quad))
+    return out
+
+
+def sharpen(image: Gray, sigma: float, amount: float) -> Gray:
+    """Unsharp masking across the bars only: image + amount * (image - blur_x(image))."""
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=0.1)
+    out = cv2.addWeighted(image, 1 + amount, blurred, -amount, 0)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def deblur(upright: Gray) -> Gray:
+    """For blurred, small codes (1.5-3 px per module): average along the bars (they are
+    upright: the noise goes, the bar edges stay), then unsharp-mask across them twice."""
+    smooth = np.asarray(cv2.blur(upright, (1, 9)), dtype=np.uint8)
+    return sharpen(sharpen(smooth, 2.5, 2.0), 2.5, 2.0)
+
+
+def decode_strip(image: Gray, *, try_invert: bool = False) -> list[Decoded]:
+    """1-D codes in an upright strip (positions dropped: they refer to the strip)."""
+    found = decode(
+        image, formats=STRIP_FORMATS, try_invert=try_invert, try_rotate=False, try_downscale=False
+    )
+    return [Decoded(d.text, d.format) for d in found]
+
+
+def normalize(upright: Gray, window: int = 31) -> Gray:
+    """Local contrast across the bars (mean and spread over `window` px): bars half washed out
+    by a reflection get the same contrast as the rest."""
+    f = np.asarray(cv2.blur(upright, (1, 5)), dtype=np.float32)
+    mean = _f32(cv2.blur(f, (window, 1)))
+    spread = np.sqrt(np.maximum(_f32(cv2.blur((f - mean) ** 2, (window, 1))), 1.0))
+    return np.asarray(np.clip((f - mean) / spread * 60 + 128, 0, 255), dtype=np.uint8)
+
+
+def equalize_deblur(upright: Gray) -> Gray:
+    """Contrast-limited equalisation in short tiles along the code, then `deblur`."""
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(1, 16))
+    return deblur(np.asarray(clahe.apply(upright), dtype=np.uint8))
+
+
+# Rounds of strip decoding, cheapest first: each unread region gets round 1, then those still
+# unread round 2, ... (zoom across the bars, the filter applied to the upright strip)
+STRIP_ROUNDS: tuple[tuple[float, Callable[[Gray], Gray] | None], ...] = (
+    (1.0, None),  # as it is (inverted too)
+    (2.0, deblur),  # blurred small codes
+    (1.0, normalize),  # glare: part of the code washed out
+    (2.0, equalize_deblur),  # glare and blur together
+)
+
+
+def decode_region(gray: Gray, region: Region, round_: int) -> list[Decoded]:
+    """Decode one region as a full-length strip, prepared as `STRIP_ROUNDS[round_]` says."""
+    zoom, prepare = STRIP_ROUNDS[round_]
+    upright = strip(gray, region, zoom=zoom)
+    if prepare is None:
+        return decode_strip(upright, try_invert=True)  # light bars on dark too
+    return decode_strip(prepare(upright))

@@ -3,12 +3,18 @@
 `read_device_ids(data, rule)` is synchronous, pure CPU and never raises for bad input; the
 bot awaits `read_device_ids_async`, which runs it in a small dedicated thread pool.
 
-Pipeline (stops as soon as an ID valid for the rule is found):
-1. `image.load_gray`: size/format/pixel/animation checks, bounded grayscale decode;
-2. zxing-cpp on the whole image (all 1-D and 2-D formats we know, 90-degree turns, inverted);
-3. `barcodes.find_regions` + `decode_region`: deskewed (and for small codes, upscaled) crops
-   of barcode-like areas, for 1-D codes tilted beyond zxing's ~10 degree tolerance;
-4. optional OCR (`ocr.py`, only if `tesseract` is installed), results marked `from_ocr`.
+Pipeline, barcodes only (stops as soon as an ID valid for the rule is found):
+1. `image.load_gray`: size/format/pixel/animation checks, the decoded-size budget, 8-bit grey;
+2. zxing-cpp on the whole photo with the formats labels use (Code 128/39, QR, DataMatrix), no
+   inverted codes: most photos end here (~10 ms);
+3. `barcodes.find_regions`: barcode-like areas with their bar angle and shear; each unread one
+   is cut out as an upright strip as long as the photo (a big close-up code found only in
+   fragments is still cut out whole), then in further rounds (`STRIP_ROUNDS`) upscaled 2x
+   across the bars and deblurred, contrast-normalised against glare, or both;
+4. the whole photo turned and unsheared so that the biggest unread code is upright, once.
+Steps 3-4 stop after `REGION_BUDGET_S` of CPU, so a photo costs at most ~0.25 s.
+OCR is not part of it: when no ID was found, `PhotoReading.label_crop` holds the label area,
+upright, for `ocr.read_printed_ids` (bounded, async; the bot does not wait for it).
 
 Choosing: every decoded text is classified (`CodeKind`) and offered to the domain rules
 (`check_device_id` for a whole 1-D barcode text, `find_id_candidates` for QR/free-text
@@ -16,9 +22,11 @@ payloads). ICCIDs (19-20 digits starting 89) and retail product codes (EAN/UPC: 
 every unit) are never candidates. An ID seen in more barcodes ranks first (the IMEI Code 128
 and the QR copy agree), then the order zxing found them in.
 
-Problems: image problems from `load_gray`; otherwise, when no candidate was found, TOO_SMALL
-if a barcode-like area too short to decode (< ~2 px per module for an IMEI Code 128) stayed
-unread, else NO_MATCHING_ID if something was decoded (see `seen`), else NO_BARCODE.
+Problems: image problems from `load_gray`; otherwise, when no candidate was found and a
+barcode-like area stayed unread, `diagnose.diagnose` of the biggest one (the IMEI-sized
+candidate): TOO_SMALL (< ~2 px per module), GLARE, TOO_BLURRED or UNREADABLE; else
+NO_MATCHING_ID if something was decoded (see `seen`: only a SIM or serial number), else
+NO_BARCODE. Small S/N or SIM codes next to a readable IMEI never make a photo "too small".
 
 Thread vs process: decoding is in C/C++ (libjpeg in Pillow, OpenCV, zxing-cpp), which all
 release the GIL while they work, so two decoding threads use two cores (measured: see
@@ -31,9 +39,11 @@ busy with photos and the event loop thread stays responsive.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import threading
 import time
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,17 +57,22 @@ from bot.domain.device_id import (
     luhn_valid,
     parse_id_type,
 )
-from bot.photo import ocr
 from bot.photo.barcodes import (
+    FAST_FORMATS,
     LINEAR_FORMATS,
     PRODUCT_FORMATS,
+    STRIP_ROUNDS,
     Decoded,
     Region,
     decode,
     decode_region,
+    deskewed,
     find_regions,
+    map_back,
 )
+from bot.photo.diagnose import diagnose, label_region
 from bot.photo.image import Gray, PhotoProblem, load_gray
+from bot.photo.ocr import tesseract_path
 
 __all__ = [
     "MAX_CONCURRENT_DECODES",
@@ -71,7 +86,10 @@ __all__ = [
     "shutdown_executor",
 ]
 
-MAX_CONCURRENT_DECODES = 2
+MAX_CONCURRENT_DECODES = 2  # decode threads for the whole bot
+MAX_WAITING_PER_USER = 3  # one decoding + this many queued per installer
+DESKEW_MIN = math.radians(4)  # the whole photo is turned for a code further off than this
+REGION_BUDGET_S = 0.15  # CPU seconds after which no further region is decoded
 
 cv2.setNumThreads(1)
 
@@ -100,6 +118,9 @@ class PhotoReading:
     problem: PhotoProblem | None
     from_ocr: bool
     elapsed_ms: float
+    # the label area, upright (grey), for reading printed digits when no barcode gave an ID
+    # (only when `tesseract` is installed)
+    label_crop: Gray | None = field(default=None, compare=False, repr=False)
 
 
 _IMEI_RULE = parse_id_type("imei")
@@ -175,63 +196,95 @@ def _values_for(rule: IdRule, code: SeenCode) -> list[str]:
 
 
 def read_device_ids(data: bytes, rule: IdRule | None = None) -> PhotoReading:
-    """Device IDs valid for `rule` (IMEI when None) read from a label photo. Never raises."""
+    """Device IDs valid for `rule` (IMEI when None) read from a label photo. Never raises.
+
+    Barcodes only: printed digits (OCR) are read separately, later and bounded
+    (`ocr.read_printed_ids`, on `PhotoReading.label_crop`).
+    """
     started = time.perf_counter()
     rule = rule if rule is not None else _IMEI_RULE
-
-    def done(
-        tally: _Tally | None, problem: PhotoProblem | None, ocr_ids: list[str] | None = None
-    ) -> PhotoReading:
-        candidates = tally.candidates() if tally is not None else []
-        from_ocr = bool(ocr_ids) and not candidates
-        if from_ocr and ocr_ids:
-            candidates = ocr_ids
-            problem = None
-        return PhotoReading(
-            candidates=candidates,
-            seen=list(tally.seen) if tally is not None else [],
-            problem=None if candidates else problem,
-            from_ocr=from_ocr,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
-        )
-
     loaded = load_gray(data)
     if loaded.gray is None:
-        return done(None, loaded.problem or PhotoProblem.CORRUPT)
-    gray = loaded.gray
+        return PhotoReading(
+            [], [], loaded.problem or PhotoProblem.CORRUPT, False, _ms_since(started)
+        )
+    tally, problem, label = _read_gray(loaded.gray, rule)
+    candidates = tally.candidates()
+    return PhotoReading(
+        candidates=candidates,
+        seen=list(tally.seen),
+        problem=None if candidates else problem,
+        from_ocr=False,
+        elapsed_ms=_ms_since(started),
+        label_crop=None if candidates else label,
+    )
 
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _off_axis(angle: float) -> float:
+    """Radians from the nearest image axis (0 .. pi/4)."""
+    return abs((angle + math.pi / 4) % (math.pi / 2) - math.pi / 4)
+
+
+def _read_gray(gray: Gray, rule: IdRule) -> tuple[_Tally, PhotoProblem, Gray | None]:
+    """The barcode path. Stops at the first pass that yields an ID valid for the rule."""
+    cpu_start = time.thread_time()
     tally = _Tally()
-    first_pass = decode(gray)
-    tally.add(rule, first_pass)
+    # 1. the whole photo, the formats labels use, no inverted codes: most photos end here
+    read = decode(gray, formats=FAST_FORMATS, try_invert=False)
+    tally.add(rule, read)
     if tally.hits:
-        return done(tally, None)
+        return tally, PhotoProblem.NO_BARCODE, None
 
-    unread_small = False
-    regions = find_regions(gray)
-    for region in regions:
-        if any(d.contains(region.cx, region.cy) for d in first_pass):
-            continue  # already decoded in the first pass
-        found = decode_region(gray, region)
-        tally.add(rule, found)
-        if tally.hits:
-            return done(tally, None)
-        if not found and region.small:
-            unread_small = True
+    regions = [r for r in find_regions(gray) if r.decodable]  # biggest first
 
-    if unread_small:
-        problem = PhotoProblem.TOO_SMALL
-    elif tally.seen:
-        problem = PhotoProblem.NO_MATCHING_ID
-    else:
-        problem = PhotoProblem.NO_BARCODE
-    return done(tally, problem, _ocr(gray, rule, regions))
+    def unread() -> list[Region]:
+        return [r for r in regions if not any(d.contains(r.cx, r.cy) for d in read)]
 
+    # 2. each unread region as a strip as long as the photo, bars upright (cheap); then, for
+    #    those still unread, the same strips upscaled across the bars and deblurred, with
+    #    local contrast normalised (glare), both (`STRIP_ROUNDS`)
+    failed = unread()
+    for round_ in range(len(STRIP_ROUNDS)):
+        still: list[Region] = []
+        for region in failed:
+            if time.thread_time() - cpu_start > REGION_BUDGET_S:
+                still.append(region)  # out of time: counts as unread
+                continue
+            found = decode_region(gray, region, round_)
+            tally.add(rule, found)
+            if tally.hits:
+                return tally, PhotoProblem.NO_BARCODE, None
+            if not found:
+                still.append(region)
+        failed = still
+        if not failed:
+            break
 
-def _ocr(gray: Gray, rule: IdRule, regions: list[Region]) -> list[str]:
-    if ocr.tesseract_path() is None:
-        return []
-    angle = regions[0].axis if regions else None
-    return [v for v in ocr.ocr_candidates(gray, rule, angle) if not _is_iccid(v)]
+    # 3. the whole photo turned (and unsheared) so that the biggest unread code is upright:
+    #    zxing reads 1-D codes only within ~10 degrees of an axis, and finds codes the
+    #    region finder missed next to it
+    if failed and time.thread_time() - cpu_start < REGION_BUDGET_S:
+        main = failed[0]
+        if _off_axis(main.axis) > DESKEW_MIN or abs(main.axis - main.normal) > DESKEW_MIN:
+            image, back = deskewed(gray, main)
+            found = map_back(
+                decode(image, formats=FAST_FORMATS, try_invert=False, try_rotate=False), back
+            )
+            tally.add(rule, found)
+            if tally.hits:
+                return tally, PhotoProblem.NO_BARCODE, None
+            failed = [r for r in failed if not any(d.contains(r.cx, r.cy) for d in found)]
+
+    # the label area for OCR, cut out only when an OCR tool is there to read it
+    label = label_region(gray, regions) if regions and tesseract_path() else None
+    codes = [r for r in failed if r.barcode_like]  # (not text, not a lone edge)
+    if codes:
+        return tally, diagnose(gray, max(codes, key=lambda r: r.length)), label
+    return tally, PhotoProblem.NO_MATCHING_ID if tally.seen else PhotoProblem.NO_BARCODE, label
 
 
 # --------------------------------------------------------------------------- async wrapper
@@ -249,14 +302,60 @@ def _get_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-async def read_device_ids_async(data: bytes, rule: IdRule | None = None) -> PhotoReading:
-    """`read_device_ids` off the event loop: at most `MAX_CONCURRENT_DECODES` run at once.
+@dataclass
+class _Turns:
+    """One installer's photos decode one after another (a lock), at most `MAX_WAITING_PER_USER`
+    waiting: so one person's burst of heavy files holds one decode slot, never all of them."""
 
-    Further photos queue in the pool. If the caller is cancelled, the decode in progress still
-    finishes in its thread (bounded: about a second at worst) and its result is dropped.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+_turns: dict[tuple[asyncio.AbstractEventLoop, Hashable], _Turns] = {}
+
+
+async def read_device_ids_async(
+    data: bytes, rule: IdRule | None = None, user: Hashable | None = None
+) -> PhotoReading:
+    """`read_device_ids` off the event loop: at most `MAX_CONCURRENT_DECODES` run at once, and
+    at most one per `user` (their further photos wait their turn; beyond
+    `MAX_WAITING_PER_USER` waiting, a photo is answered BUSY without being decoded).
+
+    If the caller is cancelled, the decode in progress still finishes in its thread (bounded by
+    the decoded-size budget and `REGION_BUDGET_S`), and the user's turn ends only then.
     """
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+    if user is None:
+        return await loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+    key = (loop, user)
+    turns = _turns.setdefault(key, _Turns())
+    if turns.users > MAX_WAITING_PER_USER:
+        return PhotoReading([], [], PhotoProblem.BUSY, False, 0.0)
+    turns.users += 1
+
+    def leave() -> None:
+        turns.users -= 1
+        if turns.users == 0 and _turns.get(key) is turns:
+            del _turns[key]
+
+    try:
+        await turns.lock.acquire()
+    except BaseException:
+        leave()
+        raise
+    try:
+        future = loop.run_in_executor(_get_executor(), read_device_ids, data, rule)
+    except BaseException:
+        turns.lock.release()
+        leave()
+        raise
+
+    def done(_: object) -> None:
+        turns.lock.release()
+        leave()
+
+    future.add_done_callback(done)
+    return await asyncio.shield(future)
 
 
 def shutdown_executor() -> None:

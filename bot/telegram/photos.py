@@ -1,13 +1,20 @@
 """Device ID from a photo of the label: at the device-ID step, or to start a registration.
 
-Decoding runs in the photo reader's worker threads (bot.photo), so one heavy
-photo never stalls other installers. An ID read from a photo always needs one
-confirming tap: the installer compares it with the label.
+Decoding runs in the photo reader's worker threads (bot.photo), one photo at a time per
+installer, so one heavy photo (or a burst of them) never stalls other installers. An ID read
+from a photo always needs one confirming tap: the installer compares it with the label.
+
+When the barcodes give no ID and `tesseract` is installed, the printed digits of the label area
+are read (bot.photo.ocr, bounded). The answer waits for that at most `OCR_WAIT_S`; a number
+found later comes as a follow-up message with the same buttons, if the installer is still at
+the device-ID step of the same registration.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, FileSizeLimit
@@ -16,7 +23,8 @@ from telegram.error import TelegramError
 from bot.domain.device_id import IdRule, check_device_id, parse_id_type
 from bot.domain.draft import Draft, Step
 from bot.ops.health import observe_photo
-from bot.photo import PhotoProblem, PhotoReading, read_device_ids_async
+from bot.photo import PhotoProblem, PhotoReading, SeenCode, read_device_ids_async
+from bot.photo.ocr import read_printed_ids, tesseract_path
 from bot.telegram import texts
 from bot.telegram.common import (
     Context,
@@ -41,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 4
 DOWNLOAD_TIMEOUT = 30.0
+OCR_WAIT_S = 0.3  # the answer never waits longer than this for the printed digits
 
 
 async def on_device_photo(update: Update, context: Context) -> State | None:
@@ -88,47 +97,86 @@ async def _read_and_offer(
     _ = tr(update)
     message = update.effective_message
     assert message is not None
-    reading = await _read(context, message, rule)
+    reading = await _read(update, context, message, rule)
     if isinstance(reading, PhotoProblem):
-        return await _not_found(update, context, draft, texts.photo_problem(_, reading))
+        return await _not_found(update, context, draft, reading, [])
     if reading.candidates:
-        candidates = reading.candidates[:MAX_CANDIDATES]
-        rows = [
-            [InlineKeyboardButton(texts.button_use_id(_, c), callback_data=cb(draft, f"dev:{c}"))]
-            for c in candidates
-        ]
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    texts.button_type_instead(_), callback_data=cb(draft, "dev:type")
-                )
-            ]
-        )
-        save_draft(context, draft)
-        await commit_state(update, context, CONVERSATION_NAME, Step.DEVICE_ID)
-        if len(candidates) == 1:
-            text = texts.photo_found_one(_, candidates[0], from_ocr=reading.from_ocr)
+        return await _offer(update, context, draft, reading.candidates, from_ocr=False)
+    printed = _read_printed(reading, rule)
+    if printed is not None:
+        done, _pending = await asyncio.wait({printed}, timeout=OCR_WAIT_S)
+        if done and printed.result():
+            return await _offer(update, context, draft, printed.result(), from_ocr=True)
+    state = await _not_found(
+        update, context, draft, reading.problem or PhotoProblem.NO_BARCODE, reading.seen
+    )
+    if printed is not None and not printed.done():
+        if draft.model_code is not None:  # at the device-ID step: a late find is still useful
+            context.application.create_task(
+                _follow_up(update, context, draft.id, printed), update=update
+            )
         else:
-            text = texts.photo_found_many(_)
-        await say(update, context, text, InlineKeyboardMarkup(rows))
-        return Step.DEVICE_ID
-    if reading.seen:
-        note = texts.photo_seen(_, [c.kind for c in reading.seen])
-    else:
-        note = texts.photo_problem(_, reading.problem or PhotoProblem.NO_BARCODE)
-    return await _not_found(update, context, draft, note)
+            printed.cancel()
+    return state
 
 
-async def _not_found(update: Update, context: Context, draft: Draft, note: str) -> State:
+def _read_printed(reading: PhotoReading, rule: IdRule) -> asyncio.Task[list[str]] | None:
+    if reading.label_crop is None or tesseract_path() is None:
+        return None
+    return asyncio.create_task(read_printed_ids(reading.label_crop, rule))
+
+
+async def _follow_up(
+    update: Update, context: Context, draft_id: str, printed: asyncio.Task[list[str]]
+) -> None:
+    """A number OCR found after the answer: offered if the same draft still waits for it."""
+    found = await printed
+    draft = load_draft(update, context)
+    if not found or draft is None or draft.id != draft_id or draft.device_id is not None:
+        return
+    await _offer(update, context, draft, found, from_ocr=True)
+
+
+async def _offer(
+    update: Update, context: Context, draft: Draft, found: list[str], *, from_ocr: bool
+) -> State:
     _ = tr(update)
-    note = f"{note}\n{texts.photo_tips(_)}"
+    candidates = found[:MAX_CANDIDATES]
+    rows = [
+        [InlineKeyboardButton(texts.button_use_id(_, c), callback_data=cb(draft, f"dev:{c}"))]
+        for c in candidates
+    ]
+    rows.append(
+        [InlineKeyboardButton(texts.button_type_instead(_), callback_data=cb(draft, "dev:type"))]
+    )
+    if len(candidates) == 1:
+        text = texts.photo_found_one(_, candidates[0], from_ocr=from_ocr)
+    else:
+        text = texts.photo_found_many(_)
+    # The step is saved before the question goes out (a crash in between re-asks it).
+    save_draft(context, draft)
+    await commit_state(update, context, CONVERSATION_NAME, Step.DEVICE_ID)
+    await say(update, context, text, InlineKeyboardMarkup(rows))
+    return Step.DEVICE_ID
+
+
+async def _not_found(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    problem: PhotoProblem,
+    seen: Sequence[SeenCode],
+) -> State:
+    note = texts.photo_failure(tr(update), problem, [c.kind for c in seen])
     if draft.model_code is None:
         # Photo first and nothing usable: carry on with the model, the ID comes later.
         return await advance(update, context, draft, note)
     return await ask_device_id(update, context, draft, note)
 
 
-async def _read(context: Context, message: Message, rule: IdRule) -> PhotoReading | PhotoProblem:
+async def _read(
+    update: Update, context: Context, message: Message, rule: IdRule
+) -> PhotoReading | PhotoProblem:
     if message.photo:
         file_id, size = message.photo[-1].file_id, message.photo[-1].file_size
     elif message.document is not None:
@@ -146,7 +194,8 @@ async def _read(context: Context, message: Message, rule: IdRule) -> PhotoReadin
     except TelegramError as exc:
         log.info("photo download failed: %s", exc)
         return PhotoProblem.CORRUPT
-    reading = await read_device_ids_async(data, rule)
+    user = update.effective_user
+    reading = await read_device_ids_async(data, rule, user.id if user is not None else None)
     observe_photo(context.bot_data, reading.elapsed_ms / 1000)
     log.info(
         "photo read: %d candidates, %d codes seen, problem %s, %.0f ms",

@@ -699,8 +699,25 @@ def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
             "The barcode is too small in this photo to read. Come closer, so that the barcode "
             "fills most of the picture's width."
         )
+    if problem is PhotoProblem.TOO_BLURRED:
+        return _(
+            "The barcode is blurred in this photo. Hold the phone still (rest your hands on "
+            "something), tap the label on the screen to focus, then take the photo."
+        )
+    if problem is PhotoProblem.GLARE:
+        return _(
+            "A reflection covers part of the barcode. Tilt the phone a little or shade the "
+            "label, so that no bright spot falls on the bars."
+        )
+    if problem is PhotoProblem.UNREADABLE:
+        return _(
+            "I can see a barcode but could not read it. Hold the phone straight over the label, "
+            "not at an angle, with the whole barcode in the picture and nothing covering it."
+        )
     if problem is PhotoProblem.NO_BARCODE:
         return _("I could not find a readable barcode in this photo.")
+    if problem is PhotoProblem.BUSY:
+        return _("I am still reading your previous photos. Send this one again in a moment.")
     if problem in (PhotoProblem.NOT_AN_IMAGE, PhotoProblem.ANIMATED):
         return _("That file is not a photo I can read. Send a JPEG or PNG picture of the label.")
     if problem is PhotoProblem.CORRUPT:
@@ -708,6 +725,19 @@ def photo_problem(_: Gettext, problem: PhotoProblem) -> str:
     if problem in (PhotoProblem.TOO_LARGE_FILE, PhotoProblem.TOO_MANY_PIXELS):
         return _("That picture is too large. Send it as a normal photo (not as a file).")
     return _("I could not find the device ID in this photo.")
+
+
+def photo_failure(_: Gettext, problem: PhotoProblem, seen: Sequence[CodeKind]) -> str:
+    """The note after a photo without a usable ID: what was seen instead (only a SIM or serial
+    number), and the one thing to change (too small, blurred, glare, ...) or general tips."""
+    parts = [photo_seen(_, seen)] if seen else []
+    if problem not in (PhotoProblem.NO_MATCHING_ID, PhotoProblem.NO_BARCODE):
+        parts.append(photo_problem(_, problem))  # specific advice
+    else:
+        if not seen:
+            parts.append(photo_problem(_, problem))
+        parts.append(photo_tips(_))
+    return "\n".join(parts)
 
 
 def photo_not_now(_: Gettext) -> str:
