@@ -348,7 +348,7 @@ def test_each_failure_reason_has_its_own_advice() -> None:
     assert "could not find a readable barcode" in notes[PhotoProblem.NO_BARCODE]
     # only a SIM / serial number: said so, with where the right code is
     sim = texts.photo_failure(_, PhotoProblem.NO_MATCHING_ID, [CodeKind.ICCID, CodeKind.SERIAL])
-    assert "a SIM card number (ICCID), a serial number, but not the ID" in sim
+    assert "a SIM card number (ICCID) and a serial number, but not the ID" in sim
     assert "Tips:" in sim
     # a SIM code read and the IMEI-sized code blurred: both facts
     both = texts.photo_failure(_, PhotoProblem.TOO_BLURRED, [CodeKind.ICCID])
