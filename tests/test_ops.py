@@ -193,8 +193,9 @@ def test_a_conflict_episode_ends_when_polling_works_again() -> None:
 
 
 async def test_health_readiness_and_metrics(
-    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
+    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot.telegram.delivery")
     port = free_port()
     settings = make_settings(
         tg, sandbox.base_url, sandbox.new_api_key(), tmp_path / "bot.db", health_port=port
@@ -228,6 +229,15 @@ async def test_health_readiness_and_metrics(
             await asyncio.sleep(0.05)
             metrics = (await http.get("/metrics")).text
         assert 'installer_bot_watched_devices{state="waiting"} 1.0' in metrics
+
+        def completed() -> list[str]:
+            return [
+                r.getMessage() for r in caplog.records if "registration completed" in r.getMessage()
+            ]
+
+        await wait_for(completed, "the registration's INFO line")
+        assert len(completed()) == 1  # one INFO line per completed registration
+        assert "model telfmb140" in completed()[0]
 
         # The database goes away: not ready, and it says why.
         await app.bot_data["services"].db.close()

@@ -116,7 +116,17 @@ class ResultDelivery:
                 return False
             if attempt.delivered_at is None:
                 await self._journal.mark_delivered(attempt.id)
-                log.info("attempt %d: result delivered", attempt.id)
+                # The one line per completed registration (no secrets in an Attempt).
+                log.info(
+                    "registration completed: tracker %d, model %s, label %r, user %d, chat %d "
+                    "(attempt %d)",
+                    attempt.tracker_id,
+                    attempt.model,
+                    attempt.label,
+                    attempt.user_id,
+                    attempt.chat_id,
+                    attempt.id,
+                )
         return True
 
     async def deliver_pending(self) -> tuple[int, int]:
