@@ -37,6 +37,7 @@ from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
+from bot.services.registration import Registration
 from bot.services.watcher import Watcher
 from bot.storage import stats
 from bot.storage.db import Database, storage_problem
@@ -177,6 +178,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         catalog=catalog,
         journal=journal,
         registrar=Registrar(client, journal),
+        registration=Registration(catalog),
         watcher=watcher,
     )
     app.bot_data[SERVICES_KEY] = svc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.navixy_outcomes import RetryOutcome, classify_retry_error, ends_watch
 from bot.domain.watch import (
     Check,
     CheckResult,
@@ -12,12 +13,9 @@ from bot.domain.watch import (
     DistanceVerdict,
     LadderFlags,
     Phase,
-    RetryOutcome,
     Step,
     WatchPolicy,
-    classify_retry_error,
     distance_verdict,
-    ends_watch,
     evaluate_checks,
     haversine_m,
     ladder_steps,

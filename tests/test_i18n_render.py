@@ -27,13 +27,13 @@ from telegram.error import BadRequest
 from bot.domain.device_id import IdKind, IdProblem, IdRule
 from bot.domain.draft import Draft, Step
 from bot.domain.fields import FieldProblem
+from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.phone import PhoneProblem
 from bot.domain.watch import (
     Check,
     CheckResult,
     Connection,
     Phase,
-    RetryOutcome,
     StateSummary,
     WatchPolicy,
 )

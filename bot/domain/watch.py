@@ -448,50 +448,6 @@ def distance_verdict(metres: float) -> DistanceVerdict:
     return DistanceVerdict.NEAR if metres <= NEAR_METRES else DistanceVerdict.FAR
 
 
-# --- register_retry outcomes ----------------------------------------------------------------
-
-
-class RetryOutcome(StrEnum):
-    SENT = "sent"
-    ALREADY_CONNECTED = "already_connected"  # 242 / 243: good news
-    NOT_PERMITTED = "not_permitted"  # 13
-    NOT_FOUND = "not_found"  # 201 / 204
-    BLOCKED = "blocked"  # 208
-    NO_GSM = "no_gsm"  # 214: commands can't be sent; configure by hand
-    CLONE = "clone"  # 219
-    TOO_SOON = "too_soon"  # 264: one retry per 120 s
-    BUSY = "busy"  # 8 / 14 / 15
-    UNAVAILABLE = "unavailable"  # no answer
-    OTHER = "other"
-
-
-_RETRY_CODES: dict[int, RetryOutcome] = {
-    13: RetryOutcome.NOT_PERMITTED,
-    201: RetryOutcome.NOT_FOUND,
-    204: RetryOutcome.NOT_FOUND,
-    208: RetryOutcome.BLOCKED,
-    214: RetryOutcome.NO_GSM,
-    219: RetryOutcome.CLONE,
-    242: RetryOutcome.ALREADY_CONNECTED,
-    243: RetryOutcome.ALREADY_CONNECTED,
-    264: RetryOutcome.TOO_SOON,
-    8: RetryOutcome.BUSY,
-    14: RetryOutcome.BUSY,
-    15: RetryOutcome.BUSY,
-}
-
-
-def classify_retry_error(code: int, *, unavailable: bool = False) -> RetryOutcome:
-    if unavailable:
-        return RetryOutcome.UNAVAILABLE
-    return _RETRY_CODES.get(code, RetryOutcome.OTHER)
-
-
-def ends_watch(outcome: RetryOutcome) -> bool:
-    """Outcomes after which watching makes no sense (the tracker is gone or blocked)."""
-    return outcome in (RetryOutcome.NOT_FOUND, RetryOutcome.BLOCKED)
-
-
 # --- manual configuration -------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.navixy.codes import NavixyCode
 from bot.sandbox.errors import DEVICE_ALREADY_CONNECTED, ApiError
 from bot.sandbox.faults import (
     Delay,
@@ -436,7 +437,8 @@ class NavixySandbox:
             raise parsed
         if isinstance(fault, ErrorFault):
             text = fault.description
-            if text is None and fault.code == 242 and action == "tracker/register_retry":
+            retry = action == "tracker/register_retry"
+            if text is None and retry and NavixyCode.of(fault.code) is NavixyCode.ALREADY_CONNECTED:
                 text = DEVICE_ALREADY_CONNECTED
             raise ApiError(fault.code, text, fault.errors)
         credential = call.credential

@@ -25,15 +25,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot.domain.navixy_outcomes import RetryOutcome, classify_retry_error, ends_watch
 from bot.domain.watch import (
     DistanceVerdict,
     Phase,
-    RetryOutcome,
     Step,
     WatchPolicy,
-    classify_retry_error,
     distance_verdict,
-    ends_watch,
     evaluate_checks,
     haversine_m,
     ladder_steps,

@@ -37,6 +37,7 @@ from bot.navixy.client import NavixyClient
 from bot.sealing import SecretBox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registrar
+from bot.services.registration import Registration
 from bot.services.watcher import Watcher
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
@@ -61,6 +62,7 @@ class Services:
     catalog: Catalog
     journal: RegistrationJournal
     registrar: Registrar
+    registration: Registration
     watcher: Watcher
 
 

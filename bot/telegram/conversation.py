@@ -8,7 +8,6 @@ same questions.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -26,7 +25,7 @@ from telegram.ext import (
 
 from bot.domain import fields
 from bot.domain.device_id import check_device_id, parse_id_type
-from bot.domain.draft import PARAMETER_STEPS, ApnOffer, Draft, Step
+from bot.domain.draft import ApnOffer, Draft, Step
 from bot.domain.phone import PhoneCheck, check_phone
 from bot.domain.plugins import choose_plugin, requires_activation_code
 from bot.i18n import Gettext
@@ -877,38 +876,16 @@ async def _rejected(
     )
     query = update.callback_query
     assert query is not None
-    svc = services(context)
-    step: Step | None = None
-    if error.code == 7:
-        params = [e.parameter for e in error.errors]
-        step = next((PARAMETER_STEPS[p] for p in params if p in PARAMETER_STEPS), None)
-    elif error.code == 204:
-        svc.catalog.forget_groups()
-        step = Step.GROUP
-    elif error.code == 220:
-        step = Step.MODEL
-    elif error.code == 223:
-        step = Step.PHONE
-    elif error.code == 227:
-        step = Step.CODE
-    elif error.code == 222:
-        svc.catalog.forget_plugins()
-        model = svc.catalog.model(draft.model_code or "")
-        plugin = None
-        with contextlib.suppress(NavixyError):
-            plugin = choose_plugin(await svc.catalog.plugins(), model) if model else None
-        if plugin is None:
-            await edit(query, card + "\n\n" + texts.no_plugin(_, draft.model_title or ""))
-            drop_draft(update, context)
-            return END
-        draft.plugin_id = plugin.id
-        draft.code_required = requires_activation_code(plugin.id)
-        save_draft(context, draft)
-    if step is not None:
+    recovery = await services(context).registration.recover(draft, error)
+    if recovery.stop:
+        await edit(query, card + "\n\n" + texts.no_plugin(_, draft.model_title or ""))
+        drop_draft(update, context)
+        return END
+    if recovery.ask_again is not None:
         await edit(query, card + "\n\n" + message)
-        draft.forget(step)
         return await advance(update, context, draft)
-    if error.code in (224, 258) and draft.asks_device_id:
+    save_draft(context, draft)
+    if recovery.change_device_id:
         keyboard = InlineKeyboardMarkup(
             [
                 [

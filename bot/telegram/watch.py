@@ -31,13 +31,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.domain import fields
 from bot.domain.draft import Draft
+from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.watch import (
     CHECK_ORDER,
     Check,
     CheckResult,
     Connection,
     Phase,
-    RetryOutcome,
     WatchPolicy,
     distance_verdict,
     next_guided,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from html import escape
 
+from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.watch import (
     Check,
     CheckResult,
     Connection,
     Phase,
-    RetryOutcome,
     StateSummary,
     WatchPolicy,
     progress,
