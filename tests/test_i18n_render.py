@@ -44,9 +44,7 @@ from bot.photo import CodeKind, PhotoProblem
 from bot.storage.watches import Watch
 from bot.telegram import delivery, texts
 from bot.telegram import watch_texts as wt
-from bot.telegram.common import cb
-from bot.telegram.language import CALLBACK_PREFIX
-from bot.telegram.watch import wcb
+from bot.telegram.callback import DraftButton, LanguageButton, WatchButton
 from tests.fakes.telegram import FakeTelegram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -419,7 +417,7 @@ def _messages(_: Translator) -> Iterator[str]:
 def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
     """(label, the callback data it really carries)."""
     draft = _draft()
-    card = cb(draft, "register")
+    card = DraftButton.data(draft, "register")
     long_id = 123456789012345678  # 18 digits: the longest a watch callback allows
     yield from (
         (texts.button_register(_), card),
@@ -435,27 +433,33 @@ def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
         (texts.button_start_register(_), "start:register"),
         (texts.button_change_device_id(_), card),
         (texts.button_type_instead(_), card),
-        (texts.button_use_id(_, "356938035643809"), cb(draft, "id:356938035643809")),
-        (texts.button_same_model(_, "Teltonika FMB140"), cb(draft, "model:" + "x" * 40)),
+        (texts.button_use_id(_, "356938035643809"), DraftButton.data(draft, "id:356938035643809")),
+        (
+            texts.button_same_model(_, "Teltonika FMB140"),
+            DraftButton.data(draft, "model:" + "x" * 40),
+        ),
         (texts.use_apn_button(_, "Deutsche Telekom", "internet.telekom"), card),
-        (texts.button_language_auto(_), CALLBACK_PREFIX + "auto"),
-        (wt.button_check(_), wcb(long_id, "check")),
-        (wt.button_check_again(_), wcb(long_id, "check")),
-        (wt.button_retry(_), wcb(long_id, "retry")),
-        (wt.button_apn(_), wcb(long_id, "apn")),
-        (wt.button_stop(_), wcb(long_id, "stop")),
-        (wt.button_finish(_), wcb(long_id, "fin")),
-        (wt.button_skip(_), wcb(long_id, "skip")),
-        (wt.button_pending_check(_, "A label of forty characters, or longer!"), wcb(long_id, "p")),
-        (wt.button_pending_retry(_), wcb(long_id, "retry")),
+        (texts.button_language_auto(_), LanguageButton("auto").pack()),
+        (wt.button_check(_), WatchButton.data(long_id, "check")),
+        (wt.button_check_again(_), WatchButton.data(long_id, "check")),
+        (wt.button_retry(_), WatchButton.data(long_id, "retry")),
+        (wt.button_apn(_), WatchButton.data(long_id, "apn")),
+        (wt.button_stop(_), WatchButton.data(long_id, "stop")),
+        (wt.button_finish(_), WatchButton.data(long_id, "fin")),
+        (wt.button_skip(_), WatchButton.data(long_id, "skip")),
+        (
+            wt.button_pending_check(_, "A label of forty characters, or longer!"),
+            WatchButton.data(long_id, "p"),
+        ),
+        (wt.button_pending_retry(_), WatchButton.data(long_id, "retry")),
         (wt.share_location_button(_), "-"),
     )
     for check in Check:
-        yield wt.button_ignition(_, check), wcb(long_id, "ign")
+        yield wt.button_ignition(_, check), WatchButton.data(long_id, "ign")
     for step in Step:
-        yield texts.field_name(_, step), cb(draft, f"field:{step.value}")
+        yield texts.field_name(_, step), DraftButton.data(draft, f"field:{step.value}")
     for language in LANGUAGES:
-        yield LANGUAGE_NAMES.get(language, language), CALLBACK_PREFIX + language
+        yield LANGUAGE_NAMES.get(language, language), LanguageButton(language).pack()
 
 
 def _alerts(_: Translator) -> Iterator[str]:

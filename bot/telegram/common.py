@@ -132,25 +132,6 @@ def drop_draft(update: Update, context: Context) -> None:
         _drafts(context).pop(str(chat.id), None)
 
 
-# --- callback data: "<draft id>|<action>", at most 64 bytes -----------------------------------
-
-
-def cb(draft: Draft, action: str) -> str:
-    data = f"{draft.id}|{action}"
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {action!r}")
-    return data
-
-
-def cb_parts(query: CallbackQuery) -> tuple[str, str]:
-    draft_id, _, action = (query.data or "").partition("|")
-    return draft_id, action
-
-
-def cb_pattern(action_regex: str) -> str:
-    return rf"^[0-9a-f]{{12}}\|{action_regex}"
-
-
 async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
     """Answer a button press at once; a too-old query must not abort the handler."""
     if text is not None:

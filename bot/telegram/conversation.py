@@ -8,6 +8,7 @@ same questions.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -35,6 +36,7 @@ from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
 from bot.storage.journal import AttemptStatus
 from bot.telegram import delivery, texts
+from bot.telegram.callback import DraftButton, StartButton
 from bot.telegram.common import (
     ADDRESSED,
     CONTACT,
@@ -45,9 +47,6 @@ from bot.telegram.common import (
     Context,
     answer,
     can_delete_messages,
-    cb,
-    cb_parts,
-    cb_pattern,
     chosen_button,
     close_keyboard,
     commit_state,
@@ -133,7 +132,7 @@ async def advance(update: Update, context: Context, draft: Draft, note: str | No
 
 def register_keyboard(_: Gettext) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.button_start_register(_), callback_data="start:register")]]
+        [[InlineKeyboardButton(texts.button_start_register(_), callback_data=StartButton().pack())]]
     )
 
 
@@ -201,13 +200,22 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
     _ = tr(update)
     rows = [
         [InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat="")],
-        [InlineKeyboardButton(texts.button_mobile_app(_), callback_data=cb(draft, "mobile"))],
+        [
+            InlineKeyboardButton(
+                texts.button_mobile_app(_), callback_data=DraftButton.data(draft, "mobile")
+            )
+        ],
     ]
     known = await _model_for_known_tac(context, draft)
     if known is not None:
         label = texts.button_same_model(_, known.title)
         rows.insert(
-            0, [InlineKeyboardButton(label, callback_data=cb(draft, f"model:{known.code}"))]
+            0,
+            [
+                InlineKeyboardButton(
+                    label, callback_data=DraftButton.data(draft, f"model:{known.code}")
+                )
+            ],
         )
     if in_group(update) and known is None:
         # Groups: one ForceReply question instead of a keyboard plus a reply prompt
@@ -286,10 +294,15 @@ async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: s
         [
             [
                 InlineKeyboardButton(
-                    texts.use_apn_button(_, operator, apn.name), callback_data=cb(draft, "apn:use")
+                    texts.use_apn_button(_, operator, apn.name),
+                    callback_data=DraftButton.data(draft, "apn:use"),
                 )
             ],
-            [InlineKeyboardButton(texts.button_other_apn(_), callback_data=cb(draft, "apn:other"))],
+            [
+                InlineKeyboardButton(
+                    texts.button_other_apn(_), callback_data=DraftButton.data(draft, "apn:other")
+                )
+            ],
         ]
     )
     await say(update, context, _with_note(note, texts.apn_found(_, operator, apn.name)), keyboard)
@@ -299,7 +312,13 @@ async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: s
 def _skip_button(update: Update, draft: Draft) -> InlineKeyboardMarkup:
     _ = tr(update)
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.button_skip(_), callback_data=cb(draft, "skip"))]]
+        [
+            [
+                InlineKeyboardButton(
+                    texts.button_skip(_), callback_data=DraftButton.data(draft, "skip")
+                )
+            ]
+        ]
     )
 
 
@@ -375,11 +394,15 @@ async def ask_group(update: Update, context: Context, draft: Draft, note: str | 
         draft.group_id, draft.group_title = 0, None
         return await advance(update, context, draft)
     rows = [
-        [InlineKeyboardButton(g.title, callback_data=cb(draft, f"group:{g.id}"))]
+        [InlineKeyboardButton(g.title, callback_data=DraftButton.data(draft, f"group:{g.id}"))]
         for g in groups[:90]
     ]
     rows.append(
-        [InlineKeyboardButton(texts.button_no_group(_), callback_data=cb(draft, "group:0"))]
+        [
+            InlineKeyboardButton(
+                texts.button_no_group(_), callback_data=DraftButton.data(draft, "group:0")
+            )
+        ]
     )
     await say(update, context, _with_note(note, texts.ask_group(_)), InlineKeyboardMarkup(rows))
     return Step.GROUP
@@ -389,10 +412,18 @@ def _card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
     _ = tr(update)
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(texts.button_register(_), callback_data=cb(draft, "register"))],
             [
-                InlineKeyboardButton(texts.button_edit(_), callback_data=cb(draft, "edit")),
-                InlineKeyboardButton(texts.button_cancel(_), callback_data=cb(draft, "cancel")),
+                InlineKeyboardButton(
+                    texts.button_register(_), callback_data=DraftButton.data(draft, "register")
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    texts.button_edit(_), callback_data=DraftButton.data(draft, "edit")
+                ),
+                InlineKeyboardButton(
+                    texts.button_cancel(_), callback_data=DraftButton.data(draft, "cancel")
+                ),
             ],
         ]
     )
@@ -430,26 +461,42 @@ def _text(update: Update) -> str:
     return (message.text or "") if message is not None else ""
 
 
-async def current_draft(update: Update, context: Context) -> Draft | None:
-    """The draft this update belongs to; a button of another draft gets a polite answer."""
-    draft = load_draft(update, context)
-    query = update.callback_query
-    if query is not None:
-        draft_id, _ = cb_parts(query)
-        if draft is None or draft.id != draft_id:
-            await answer(query, texts.stale_button(tr(update)))
-            return None
-        await answer(query)
-    elif draft is None:
-        # The conversation's state outlived its draft (unreadable, or lost): start afresh.
-        await offer_register(update, context, texts.idle_hint(tr(update)))
-    return draft
+DraftHandler = Callable[[Update, Context, Draft], Coroutine[Any, Any, State | None]]
 
 
-async def on_model_query(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return END
+def needs_draft(
+    handler: DraftHandler,
+) -> Callable[[Update, Context], Coroutine[Any, Any, State | None]]:
+    """For a handler that answers within an open registration: it gets the open draft.
+
+    THE rule when there is none: a button gets "this button belongs to an earlier card"
+    (its press is answered), a message gets the idle hint with the Register button; the
+    conversation then ENDs. A button of another (earlier) draft while one is open gets the
+    same answer and keeps the state (None). Otherwise the press is answered, and the
+    handler runs with the draft.
+    """
+
+    @functools.wraps(handler)
+    async def with_draft(update: Update, context: Context) -> State | None:
+        draft = load_draft(update, context)
+        query = update.callback_query
+        if query is not None:
+            button = DraftButton.unpack(query.data)
+            if draft is None or button is None or draft.id != button.draft_id:
+                await answer(query, texts.stale_button(tr(update)))
+                return END if draft is None else None
+            await answer(query)
+        elif draft is None:
+            # The conversation's state outlived its draft (unreadable, or lost): start afresh.
+            await offer_register(update, context, texts.idle_hint(tr(update)))
+            return END
+        return await handler(update, context, draft)
+
+    return with_draft
+
+
+@needs_draft
+async def on_model_query(update: Update, context: Context, draft: Draft) -> State | None:
     _ = tr(update)
     query = _text(update).strip()
     catalog = services(context).catalog
@@ -468,7 +515,7 @@ async def on_model_query(update: Update, context: Context) -> State | None:
                 search_row,
                 [
                     InlineKeyboardButton(
-                        texts.button_mobile_app(_), callback_data=cb(draft, "mobile")
+                        texts.button_mobile_app(_), callback_data=DraftButton.data(draft, "mobile")
                     )
                 ],
             ]
@@ -477,31 +524,28 @@ async def on_model_query(update: Update, context: Context) -> State | None:
         if in_group(update):
             await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
         return None
+    buttons = [(h.model.title, DraftButton(draft.id, f"model:{h.model.code}")) for h in hits]
     rows = [
-        [InlineKeyboardButton(h.model.title, callback_data=cb(draft, f"model:{h.model.code}"))]
-        for h in hits
-        if len(f"{draft.id}|model:{h.model.code}".encode()) <= 64
+        [InlineKeyboardButton(title, callback_data=data.pack())]
+        for title, data in buttons
+        if data.fits()
     ]
     rows.append(search_row)
     await say(update, context, texts.pick_model(_, query), InlineKeyboardMarkup(rows))
     return None
 
 
-async def on_model_button(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_model_button(update: Update, context: Context, draft: Draft) -> State | None:
     query = update.callback_query
     assert query is not None
-    _, action = cb_parts(query)
+    action = DraftButton.action_of(query.data)
     code = action.removeprefix("model:")
     return await _pick_model(update, context, draft, code)
 
 
-async def on_mobile_button(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_mobile_button(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
     await close_keyboard(update.callback_query)
     return await _pick_model(update, context, draft, MOBILE_APP_CODE)
@@ -555,10 +599,8 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
     return await advance(update, context, draft)
 
 
-async def on_device_id(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return END
+@needs_draft
+async def on_device_id(update: Update, context: Context, draft: Draft) -> State | None:
     raw = _text(update)
     rule = parse_id_type(draft.id_type or "imei")
     check = check_device_id(rule, raw)
@@ -589,10 +631,8 @@ def _phone_check(update: Update) -> PhoneCheck:
     return check_phone(raw)
 
 
-async def on_phone(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return END
+@needs_draft
+async def on_phone(update: Update, context: Context, draft: Draft) -> State | None:
     check = _phone_check(update)
     if check.value is None:
         assert check.problem is not None
@@ -604,10 +644,8 @@ async def on_phone(update: Update, context: Context) -> State | None:
     return await advance(update, context, draft)
 
 
-async def on_apn_use(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_apn_use(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
     await close_keyboard(update.callback_query)
     if not draft.use_apn_offer():
@@ -615,10 +653,8 @@ async def on_apn_use(update: Update, context: Context) -> State | None:
     return await advance(update, context, draft)
 
 
-async def on_apn_other(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_apn_other(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
     await close_keyboard(update.callback_query)
     draft.clear_apn(manual=True)
@@ -639,15 +675,13 @@ def _typed_skip(update: Update, step: Step) -> bool:
 async def _on_field(
     update: Update,
     context: Context,
+    draft: Draft,
     step: Step,
     check: Callable[[str], fields.FieldCheck],
     attr: str,
     *,
     secret: bool = False,
 ) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return END
     if update.callback_query is not None or _typed_skip(update, step):  # Skip
         if update.callback_query is not None:
             await close_keyboard(update.callback_query)
@@ -669,40 +703,56 @@ async def _on_field(
     return await advance(update, context, draft)
 
 
-async def on_apn_name(update: Update, context: Context) -> State | None:
-    return await _on_field(update, context, Step.APN_NAME, fields.check_apn_name, "apn_name")
+@needs_draft
+async def on_apn_name(update: Update, context: Context, draft: Draft) -> State | None:
+    return await _on_field(update, context, draft, Step.APN_NAME, fields.check_apn_name, "apn_name")
 
 
-async def on_apn_user(update: Update, context: Context) -> State | None:
-    return await _on_field(update, context, Step.APN_USER, fields.check_apn_user, "apn_user")
+@needs_draft
+async def on_apn_user(update: Update, context: Context, draft: Draft) -> State | None:
+    return await _on_field(update, context, draft, Step.APN_USER, fields.check_apn_user, "apn_user")
 
 
-async def on_apn_password(update: Update, context: Context) -> State | None:
+@needs_draft
+async def on_apn_password(update: Update, context: Context, draft: Draft) -> State | None:
     return await _on_field(
-        update, context, Step.APN_PASSWORD, fields.check_apn_password, "apn_password", secret=True
+        update,
+        context,
+        draft,
+        Step.APN_PASSWORD,
+        fields.check_apn_password,
+        "apn_password",
+        secret=True,
     )
 
 
-async def on_label(update: Update, context: Context) -> State | None:
-    return await _on_field(update, context, Step.LABEL, fields.check_label, "label")
+@needs_draft
+async def on_label(update: Update, context: Context, draft: Draft) -> State | None:
+    return await _on_field(update, context, draft, Step.LABEL, fields.check_label, "label")
 
 
-async def on_code(update: Update, context: Context) -> State | None:
+@needs_draft
+async def on_code(update: Update, context: Context, draft: Draft) -> State | None:
     return await _on_field(
-        update, context, Step.CODE, fields.check_activation_code, "activation_code", secret=True
+        update,
+        context,
+        draft,
+        Step.CODE,
+        fields.check_activation_code,
+        "activation_code",
+        secret=True,
     )
 
 
-async def on_notify_email(update: Update, context: Context) -> State | None:
+@needs_draft
+async def on_notify_email(update: Update, context: Context, draft: Draft) -> State | None:
     return await _on_field(
-        update, context, Step.NOTIFY_EMAIL, fields.check_email, "notification_email"
+        update, context, draft, Step.NOTIFY_EMAIL, fields.check_email, "notification_email"
     )
 
 
-async def on_notify_phone(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return END
+@needs_draft
+async def on_notify_phone(update: Update, context: Context, draft: Draft) -> State | None:
     if update.callback_query is not None or _typed_skip(update, Step.NOTIFY_PHONE):
         if update.callback_query is not None:
             await close_keyboard(update.callback_query)
@@ -717,13 +767,11 @@ async def on_notify_phone(update: Update, context: Context) -> State | None:
     return await advance(update, context, draft)
 
 
-async def on_group(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_group(update: Update, context: Context, draft: Draft) -> State | None:
     query = update.callback_query
     assert query is not None
-    _, action = cb_parts(query)
+    action = DraftButton.action_of(query.data)
     group_id = int(action.removeprefix("group:"))
     title = None
     if group_id:
@@ -753,16 +801,20 @@ async def on_text_at_buttons(update: Update, context: Context) -> State | None:
 # --- the summary card ------------------------------------------------------------------------
 
 
-async def on_edit(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_edit(update: Update, context: Context, draft: Draft) -> State | None:
     _ = tr(update)
     rows = [
-        [InlineKeyboardButton(texts.field_name(_, step), callback_data=cb(draft, f"field:{step}"))]
+        [
+            InlineKeyboardButton(
+                texts.field_name(_, step), callback_data=DraftButton.data(draft, f"field:{step}")
+            )
+        ]
         for step in draft.editable_steps()
     ]
-    rows.append([InlineKeyboardButton(texts.button_back(_), callback_data=cb(draft, "back"))])
+    rows.append(
+        [InlineKeyboardButton(texts.button_back(_), callback_data=DraftButton.data(draft, "back"))]
+    )
     assert update.callback_query is not None
     await commit_state(update, context, CONVERSATION_NAME, EDIT)
     await edit(
@@ -773,10 +825,8 @@ async def on_edit(update: Update, context: Context) -> State | None:
     return EDIT
 
 
-async def on_edit_back(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_edit_back(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
     await commit_state(update, context, CONVERSATION_NAME, Step.SUMMARY)
     await edit(
@@ -785,13 +835,11 @@ async def on_edit_back(update: Update, context: Context) -> State | None:
     return Step.SUMMARY
 
 
-async def on_edit_field(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_edit_field(update: Update, context: Context, draft: Draft) -> State | None:
     query = update.callback_query
     assert query is not None
-    _, action = cb_parts(query)
+    action = DraftButton.action_of(query.data)
     try:
         step = Step(action.removeprefix("field:"))
     except ValueError:
@@ -803,10 +851,8 @@ async def on_edit_field(update: Update, context: Context) -> State | None:
     return await advance(update, context, draft)
 
 
-async def on_register(update: Update, context: Context) -> State | None:
-    draft = await current_draft(update, context)
-    if draft is None:
-        return None
+@needs_draft
+async def on_register(update: Update, context: Context, draft: Draft) -> State | None:
     query = update.callback_query
     assert query is not None
     _ = tr(update)
@@ -850,10 +896,18 @@ async def on_register(update: Update, context: Context) -> State | None:
             text = texts.no_answer_unchecked(_)
         keyboard = InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(texts.button_retry(_), callback_data=cb(draft, "register"))],
                 [
-                    InlineKeyboardButton(texts.button_edit(_), callback_data=cb(draft, "edit")),
-                    InlineKeyboardButton(texts.button_cancel(_), callback_data=cb(draft, "cancel")),
+                    InlineKeyboardButton(
+                        texts.button_retry(_), callback_data=DraftButton.data(draft, "register")
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        texts.button_edit(_), callback_data=DraftButton.data(draft, "edit")
+                    ),
+                    InlineKeyboardButton(
+                        texts.button_cancel(_), callback_data=DraftButton.data(draft, "cancel")
+                    ),
                 ],
             ]
         )
@@ -891,10 +945,14 @@ async def _rejected(
                 [
                     InlineKeyboardButton(
                         texts.button_change_device_id(_),
-                        callback_data=cb(draft, f"field:{Step.DEVICE_ID}"),
+                        callback_data=DraftButton.data(draft, f"field:{Step.DEVICE_ID}"),
                     )
                 ],
-                [InlineKeyboardButton(texts.button_cancel(_), callback_data=cb(draft, "cancel"))],
+                [
+                    InlineKeyboardButton(
+                        texts.button_cancel(_), callback_data=DraftButton.data(draft, "cancel")
+                    )
+                ],
             ]
         )
         await edit(query, card + "\n\n" + message, keyboard)
@@ -924,7 +982,7 @@ Handler = BaseHandler[Update, Context, object]
 def _button(
     action_regex: str, callback: Callable[[Update, Context], Coroutine[Any, Any, State | None]]
 ) -> Handler:
-    return CallbackQueryHandler(callback, pattern=cb_pattern(action_regex))
+    return CallbackQueryHandler(callback, pattern=DraftButton.pattern(action=action_regex))
 
 
 def build_conversation() -> ConversationHandler[Context]:
@@ -982,7 +1040,7 @@ def build_conversation() -> ConversationHandler[Context]:
     return ConversationHandler(
         entry_points=[
             CommandHandler("register", start_registration),
-            CallbackQueryHandler(start_registration, pattern=r"^start:register$"),
+            CallbackQueryHandler(start_registration, pattern=StartButton.pattern()),
             MessageHandler(PHOTO, start_from_photo),
             MessageHandler(TEXT & IMEI_TEXT, start_from_imei),
             MessageHandler(VIA_BOT & ADDRESSED, start_from_inline_pick),
@@ -992,7 +1050,7 @@ def build_conversation() -> ConversationHandler[Context]:
             # Restarting from any step; entry points only apply when no registration is
             # open (so a photo mid-conversation is never taken for a new start).
             CommandHandler("register", start_registration),
-            CallbackQueryHandler(start_registration, pattern=r"^start:register$"),
+            CallbackQueryHandler(start_registration, pattern=StartButton.pattern()),
             MessageHandler(PHOTO, on_photo_elsewhere),
             CommandHandler("cancel", cancel),
             _button("cancel$", cancel),

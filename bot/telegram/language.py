@@ -30,15 +30,14 @@ from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, tran
 from bot.storage.db import Database
 from bot.storage.languages import LanguageStore
 from bot.telegram import texts
+from bot.telegram.callback import LanguageButton
 from bot.telegram.common import Context, answer, edit, say, services, tr
 from bot.telegram.user_language import set_update_language
 
 log = logging.getLogger(__name__)
 
 LANGUAGES_KEY = "languages"
-CALLBACK_PREFIX = "lang:"
 AUTO = "auto"
-CALLBACK_PATTERN = rf"^{CALLBACK_PREFIX}([A-Za-z_]{{2,8}})$"
 #: A handler group of its own, before the access gate (-1): in one group only the first
 #: matching handler runs, so a second catch-all TypeHandler there would silence this one.
 REMEMBER_GROUP = -3
@@ -83,7 +82,9 @@ def keyboard(current: str) -> InlineKeyboardMarkup:
     for language in available_languages():
         name = LANGUAGE_NAMES.get(language, language)
         mark = "✅ " if language == current else ""
-        rows.append([InlineKeyboardButton(mark + name, callback_data=CALLBACK_PREFIX + language)])
+        rows.append(
+            [InlineKeyboardButton(mark + name, callback_data=LanguageButton(language).pack())]
+        )
     return InlineKeyboardMarkup(rows)
 
 
@@ -95,7 +96,7 @@ async def language_command(update: Update, context: Context) -> None:
     rows = keyboard(_.language).inline_keyboard
     auto = InlineKeyboardButton(
         ("✅ " if chosen is None else "") + texts.button_language_auto(_),
-        callback_data=CALLBACK_PREFIX + AUTO,
+        callback_data=LanguageButton(AUTO).pack(),
     )
     markup = InlineKeyboardMarkup([*rows, [auto]])
     await say(update, context, texts.pick_language(_), markup)
@@ -105,7 +106,8 @@ async def language_chosen(update: Update, context: Context) -> None:
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None
-    value = (query.data or "")[len(CALLBACK_PREFIX) :]
+    button = LanguageButton.unpack(query.data)
+    value = button.language if button is not None else ""
     chosen = None if value == AUTO else value
     if chosen is not None and chosen not in available_languages():
         await answer(query)
@@ -131,5 +133,5 @@ def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
     return [
         (TypeHandler(Update, remember_language), REMEMBER_GROUP),
         (CommandHandler("language", language_command), 0),
-        (CallbackQueryHandler(language_chosen, pattern=CALLBACK_PATTERN), 0),
+        (CallbackQueryHandler(language_chosen, pattern=LanguageButton.pattern()), 0),
     ]

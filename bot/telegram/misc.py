@@ -18,6 +18,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.domain.search import SearchHit
 from bot.telegram import texts
+from bot.telegram.callback import DraftButton
 from bot.telegram.common import (
     ADDRESSED,
     Context,
@@ -109,10 +110,10 @@ async def stale_callback(update: Update, context: Context) -> None:
     if query is None:
         return
     _ = tr(update)
-    draft_id = (query.data or "").partition("|")[0]
+    button = DraftButton.unpack(query.data)
     done = None
-    if len(draft_id) == 12:
-        done = await services(context).journal.success_for_draft(draft_id)
+    if button is not None and len(button.draft_id) == 12:
+        done = await services(context).journal.success_for_draft(button.draft_id)
     if done is not None and done.tracker_id is not None:
         await answer(query, texts.already_registered_card(_, done.tracker_id), alert=True)
     else:

@@ -53,6 +53,7 @@ from bot.services.watcher import Apn
 from bot.storage.watches import Watch
 from bot.telegram import texts
 from bot.telegram import watch_texts as wt
+from bot.telegram.callback import WatchButton
 from bot.telegram.common import (
     ADDRESSED,
     TEXT,
@@ -69,16 +70,6 @@ from bot.telegram.common import (
 from bot.telegram.user_language import crew_language, language_for
 
 log = logging.getLogger(__name__)
-
-PREFIX = "w"
-CALLBACK_PATTERN = r"^w\|[0-9]{1,18}\|[a-z]{1,8}$"
-
-
-def wcb(tracker_id: int, action: str) -> str:
-    data = f"{PREFIX}|{tracker_id}|{action}"
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {action!r}")
-    return data
 
 
 def _summary(watch: Watch) -> Any:
@@ -165,8 +156,12 @@ class TelegramWatchView:
             return InlineKeyboardMarkup(
                 [
                     [
-                        InlineKeyboardButton(wt.button_check(_), callback_data=wcb(tid, "check")),
-                        InlineKeyboardButton(wt.button_stop(_), callback_data=wcb(tid, "stop")),
+                        InlineKeyboardButton(
+                            wt.button_check(_), callback_data=WatchButton.data(tid, "check")
+                        ),
+                        InlineKeyboardButton(
+                            wt.button_stop(_), callback_data=WatchButton.data(tid, "stop")
+                        ),
                     ]
                 ]
             )
@@ -176,10 +171,14 @@ class TelegramWatchView:
             if guided is not None and watch.checks.result(guided) is CheckResult.PENDING:
                 row.append(
                     InlineKeyboardButton(
-                        wt.button_ignition(_, guided), callback_data=wcb(tid, "ign")
+                        wt.button_ignition(_, guided), callback_data=WatchButton.data(tid, "ign")
                     )
                 )
-            row.append(InlineKeyboardButton(wt.button_finish(_), callback_data=wcb(tid, "fin")))
+            row.append(
+                InlineKeyboardButton(
+                    wt.button_finish(_), callback_data=WatchButton.data(tid, "fin")
+                )
+            )
             return InlineKeyboardMarkup([row])
         return None
 
@@ -269,13 +268,23 @@ def _markup_key(markup: InlineKeyboardMarkup | None) -> str:
 def late_keyboard(_: Gettext, tracker_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(wt.button_retry(_), callback_data=wcb(tracker_id, "retry"))],
-            [InlineKeyboardButton(wt.button_apn(_), callback_data=wcb(tracker_id, "apn"))],
             [
                 InlineKeyboardButton(
-                    wt.button_check_again(_), callback_data=wcb(tracker_id, "check")
+                    wt.button_retry(_), callback_data=WatchButton.data(tracker_id, "retry")
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    wt.button_apn(_), callback_data=WatchButton.data(tracker_id, "apn")
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    wt.button_check_again(_), callback_data=WatchButton.data(tracker_id, "check")
                 ),
-                InlineKeyboardButton(wt.button_stop(_), callback_data=wcb(tracker_id, "stop")),
+                InlineKeyboardButton(
+                    wt.button_stop(_), callback_data=WatchButton.data(tracker_id, "stop")
+                ),
             ],
         ]
     )
@@ -365,7 +374,7 @@ class WatchChat:
 
     def handlers(self) -> list[Handler]:
         return [
-            CallbackQueryHandler(self.on_button, pattern=CALLBACK_PATTERN),
+            CallbackQueryHandler(self.on_button, pattern=WatchButton.pattern()),
             MessageHandler(
                 filters.UpdateType.MESSAGE & filters.LOCATION & ADDRESSED, self.on_location
             ),
@@ -382,8 +391,9 @@ class WatchChat:
         chat = update.effective_chat
         assert query is not None and user is not None and chat is not None
         _ = tr(update)
-        _prefix, tid, action = (query.data or "").split("|")
-        tracker_id = int(tid)
+        button = WatchButton.unpack(query.data)
+        assert button is not None  # the handler's pattern matched
+        tracker_id, action = button.tracker_id, button.action
         svc = services(context)
         watcher = svc.watcher
         watch = await watcher.get(tracker_id)
@@ -455,7 +465,13 @@ class WatchChat:
         assert message is not None and user is not None
         key = (message.chat.id, user.id)
         skip = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(wt.button_skip(_), callback_data=wcb(entry.tracker_id, "skip"))]]
+            [
+                [
+                    InlineKeyboardButton(
+                        wt.button_skip(_), callback_data=WatchButton.data(entry.tracker_id, "skip")
+                    )
+                ]
+            ]
         )
         if entry.step == "name":
             check = fields.check_apn_name(raw)
@@ -522,10 +538,12 @@ class WatchChat:
         rows = [
             [
                 InlineKeyboardButton(
-                    wt.button_pending_check(_, w.label), callback_data=wcb(w.tracker_id, "check")
+                    wt.button_pending_check(_, w.label),
+                    callback_data=WatchButton.data(w.tracker_id, "check"),
                 ),
                 InlineKeyboardButton(
-                    wt.button_pending_retry(_), callback_data=wcb(w.tracker_id, "retry")
+                    wt.button_pending_retry(_),
+                    callback_data=WatchButton.data(w.tracker_id, "retry"),
                 ),
             ]
             for w in watches[:50]
@@ -543,4 +561,4 @@ def _check_answer(_: Gettext, watch: Watch | None) -> str:
     return wt.connection(_, summary.connection)
 
 
-__all__ = ["Check", "TelegramWatchView", "WatchChat", "late_keyboard", "start_watch", "wcb"]
+__all__ = ["Check", "TelegramWatchView", "WatchButton", "WatchChat", "late_keyboard", "start_watch"]
