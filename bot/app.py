@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 import warnings
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -36,6 +37,7 @@ from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
 from bot.services.catalog import Catalog
+from bot.services.languages import Languages
 from bot.services.registrar import Registered, Registrar
 from bot.services.registration import Registration
 from bot.services.watcher import Watcher
@@ -168,17 +170,15 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         observer=vitals.observe_navixy,
     )
     journal = RegistrationJournal(db)
-    await language.start_languages(app, db)
+    app.bot_data[language.LANGUAGES_KEY] = await Languages.load(db)
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
     watcher = _build_watcher(app, settings, client, catalog, db)
+    app.bot_data[RESOURCES_KEY] = Resources(db=db, client=client, journal=journal)
     svc = Services(
         settings=settings,
-        db=db,
-        client=client,
         catalog=catalog,
-        journal=journal,
         registrar=Registrar(client, journal),
-        registration=Registration(catalog),
+        registration=Registration(catalog, journal, client),
         watcher=watcher,
     )
     app.bot_data[SERVICES_KEY] = svc
@@ -267,7 +267,8 @@ async def _resolve_unresolved(context: Context) -> None:
         if isinstance(outcome, Registered):
             log.info("attempt %d: tracker %d found after all", attempt.id, outcome.tracker_id)
         elif outcome is None:
-            settled = await svc.journal.get(attempt.id)
+            journal: RegistrationJournal = context.bot_data[RESOURCES_KEY].journal
+            settled = await journal.get(attempt.id)
             if settled is not None and settled.status is AttemptStatus.FAILED:
                 await delivery.tell_not_created(settled)
     await delivery.deliver_pending()
@@ -275,16 +276,17 @@ async def _resolve_unresolved(context: Context) -> None:
 
 async def _start_health(app: App, settings: Settings, vitals: Vitals) -> None:
     svc = services_of(app)
+    db = resources_of(app).db
 
     async def refresh_store() -> None:
         vitals.metrics.store(
-            await stats.registrations_by_status(svc.db),
-            await stats.active_watches_by_status(svc.db),
+            await stats.registrations_by_status(db),
+            await stats.active_watches_by_status(db),
         )
 
     readiness = Readiness(
         vitals,
-        database_writable=lambda: stats.check_writable(svc.db),
+        database_writable=lambda: stats.check_writable(db),
         catalog_fresh=svc.catalog.is_fresh,
         refresh_store=refresh_store,
     )
@@ -301,6 +303,24 @@ def services_of(app: App) -> Services:
     return svc
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What the wiring owns and closes, and handlers never see (they get `Services`)."""
+
+    db: Database
+    client: NavixyClient
+    journal: RegistrationJournal
+
+
+#: `bot_data` key of the `Resources` (tests reach the database through it).
+RESOURCES_KEY = "resources"
+
+
+def resources_of(app: App) -> Resources:
+    resources: Resources = app.bot_data[RESOURCES_KEY]
+    return resources
+
+
 def _update_kind(update: Update) -> str:
     for kind in ("message", "edited_message", "callback_query", "inline_query"):
         if getattr(update, kind) is not None:
@@ -312,10 +332,10 @@ async def _stop_services(app: App) -> None:
     health = app.bot_data.get(HEALTH_KEY)
     if health is not None:
         await health.stop()
-    svc: Services | None = app.bot_data.get(SERVICES_KEY)
-    if svc is not None:
-        await svc.client.aclose()
-        await svc.db.close()
+    resources: Resources | None = app.bot_data.get(RESOURCES_KEY)
+    if resources is not None:
+        await resources.client.aclose()
+        await resources.db.close()
     sandbox = app.bot_data.get(SANDBOX_KEY)
     if sandbox is not None:
         await sandbox.stop()

@@ -27,7 +27,7 @@ import pytest
 from telegram import Update
 
 import bot.services.registrar as registrar_module
-from bot.app import App, build_application, configure_logging
+from bot.app import App, build_application, configure_logging, resources_of
 from bot.config import Settings
 from bot.navixy.client import NavixyClient
 from bot.navixy.models import RegisterRequest
@@ -149,9 +149,9 @@ async def crash(app: App) -> None:
     await app.updater.stop()
     await app.stop()
     await app.bot.shutdown()
-    svc = services_of(app)
-    await svc.client.aclose()
-    await svc.db.close()
+    resources = resources_of(app)
+    await resources.client.aclose()
+    await resources.db.close()
 
 
 @contextlib.asynccontextmanager

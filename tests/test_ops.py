@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app import RESOURCES_KEY
 from bot.config import load_settings
 from bot.logs import setup_logging
 from bot.ops import startup
@@ -230,7 +231,7 @@ async def test_health_readiness_and_metrics(
         assert 'installer_bot_watched_devices{state="waiting"} 1.0' in metrics
 
         # The database goes away: not ready, and it says why.
-        await app.bot_data["services"].db.close()
+        await app.bot_data[RESOURCES_KEY].db.close()
         not_ready = await http.get("/readyz")
         assert not_ready.status_code == 503
         assert any("database not writable" in p for p in not_ready.json()["problems"])
@@ -317,7 +318,7 @@ async def test_backup_of_the_running_database_is_consistent(
     me = installer(tg)
     await to_summary_fmb140(me)
     await me.tap("✅ Register", new_message=False, expect="Registered")
-    db = bot.bot_data["services"].db.path
+    db = bot.bot_data[RESOURCES_KEY].db.path
     dest = tmp_path / "backups"
     dest.mkdir()
     proc = await asyncio.create_subprocess_exec(

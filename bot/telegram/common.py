@@ -33,14 +33,11 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.config import Settings
 from bot.domain.draft import Draft
 from bot.i18n import Gettext, gettext_for
-from bot.navixy.client import NavixyClient
 from bot.sealing import SecretBox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registrar
 from bot.services.registration import Registration
 from bot.services.watcher import Watcher
-from bot.storage.db import Database
-from bot.storage.journal import RegistrationJournal
 from bot.telegram.safe_text import MAX_CALLBACK_TEXT, clip_plain, fit_html, plain_text
 from bot.telegram.user_language import language_for
 
@@ -56,11 +53,10 @@ DRAFTS_KEY = "drafts"
 
 @dataclass
 class Services:
+    """What handlers may ask: services only (no database, no Navixy client, no store)."""
+
     settings: Settings
-    db: Database
-    client: NavixyClient
     catalog: Catalog
-    journal: RegistrationJournal
     registrar: Registrar
     registration: Registration
     watcher: Watcher

@@ -31,10 +31,8 @@ from bot.domain.phone import PhoneCheck, check_phone
 from bot.domain.plugins import choose_plugin, requires_activation_code
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
-from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
-from bot.storage.journal import AttemptStatus
 from bot.telegram import delivery, texts
 from bot.telegram.callback import DraftButton, StartButton
 from bot.telegram.common import (
@@ -92,11 +90,9 @@ async def cancel(update: Update, context: Context) -> State:
     _ = tr(update)
     text = texts.cancelled(_)
     draft = load_draft(update, context)
-    if draft is not None:
-        last = await services(context).journal.latest_for_draft(draft.id)
-        if last is not None and last.status in (AttemptStatus.SENDING, AttemptStatus.UNKNOWN):
-            # "Nothing was registered" would be a guess: Navixy never answered.
-            text = texts.cancelled_unconfirmed(_)
+    if draft is not None and await services(context).registration.outcome_unconfirmed(draft.id):
+        # "Nothing was registered" would be a guess: Navixy never answered.
+        text = texts.cancelled_unconfirmed(_)
     if update.callback_query is not None:
         await answer(update.callback_query)
         await edit(update.callback_query, text)
@@ -206,7 +202,7 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
             )
         ],
     ]
-    known = await _model_for_known_tac(context, draft)
+    known = await services(context).registration.model_for_known_tac(draft.device_id)
     if known is not None:
         label = texts.button_same_model(_, known.title)
         rows.insert(
@@ -231,19 +227,6 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
     return Step.MODEL
 
 
-async def _model_for_known_tac(context: Context, draft: Draft) -> DeviceModel | None:
-    """The model this bot registered most often with the same 8-digit TAC (photo first)."""
-    device_id = draft.device_id or ""
-    if len(device_id) != 15 or not device_id.isdigit():
-        return None
-    svc = services(context)
-    for code, _count in await svc.journal.models_for_tac(device_id[:8]):
-        model = svc.catalog.model(code)
-        if model is not None:
-            return model
-    return None
-
-
 async def ask_device_id(update: Update, context: Context, draft: Draft, note: str | None) -> State:
     _ = tr(update)
     rule = parse_id_type(draft.id_type or "imei")
@@ -266,12 +249,7 @@ async def ask_phone(update: Update, context: Context, draft: Draft, note: str | 
 async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: str | None) -> State:
     """Look the APN up by the SIM's number and offer it as one tap."""
     _ = tr(update)
-    apn = None
-    if draft.phone:
-        try:
-            apn = await services(context).client.read_apn(draft.phone)
-        except NavixyError as exc:
-            log.info("APN lookup failed: code %s", exc.code)
+    apn = await services(context).registration.look_up_apn(draft.phone) if draft.phone else None
     if apn is None or not apn.name:
         draft.clear_apn(manual=True)
         save_draft(context, draft)

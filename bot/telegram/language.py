@@ -6,7 +6,7 @@ own later — watch updates, escalations, recovery notices — speak it too) and
 language the update is answered in (bot/telegram/user_language.py).
 
 `/language` shows one button per catalog plus "as my Telegram"; a tap stores the
-choice (`bot.storage.languages.LanguageStore`) and, in a private chat, sets the
+choice (`bot.services.languages.Languages`) and, in a private chat, sets the
 command menu of that chat in the chosen language.
 """
 
@@ -27,8 +27,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler
 
 from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, translator
-from bot.storage.db import Database
-from bot.storage.languages import LanguageStore
+from bot.services.languages import Languages
 from bot.telegram import texts
 from bot.telegram.callback import LanguageButton
 from bot.telegram.common import Context, answer, edit, say, services, tr
@@ -43,19 +42,12 @@ AUTO = "auto"
 REMEMBER_GROUP = -3
 
 
-def store(context: Context) -> LanguageStore:
-    return cast(LanguageStore, context.application.bot_data[LANGUAGES_KEY])
+def store(context: Context) -> Languages:
+    return cast(Languages, context.application.bot_data[LANGUAGES_KEY])
 
 
-async def start_languages(app: Application[Any, Any, Any, Any, Any, Any], db: Database) -> None:
-    """At start-up: load everyone's language (before any update or watch message)."""
-    languages = LanguageStore(db)
-    await languages.load()
-    app.bot_data[LANGUAGES_KEY] = languages
-
-
-def language_store(app: Application[Any, Any, Any, Any, Any, Any]) -> LanguageStore:
-    return cast(LanguageStore, app.bot_data[LANGUAGES_KEY])
+def language_store(app: Application[Any, Any, Any, Any, Any, Any]) -> Languages:
+    return cast(Languages, app.bot_data[LANGUAGES_KEY])
 
 
 async def remember_language(update: Update, context: Context) -> None:
@@ -63,7 +55,7 @@ async def remember_language(update: Update, context: Context) -> None:
     if user is None:
         set_update_language(update, None)
         return
-    languages: LanguageStore | None = context.application.bot_data.get(LANGUAGES_KEY)
+    languages: Languages | None = context.application.bot_data.get(LANGUAGES_KEY)
     if languages is None:
         set_update_language(update, user.language_code)
         return

@@ -111,11 +111,11 @@ async def stale_callback(update: Update, context: Context) -> None:
         return
     _ = tr(update)
     button = DraftButton.unpack(query.data)
-    done = None
+    tracker_id = None
     if button is not None and len(button.draft_id) == 12:
-        done = await services(context).journal.success_for_draft(button.draft_id)
-    if done is not None and done.tracker_id is not None:
-        await answer(query, texts.already_registered_card(_, done.tracker_id), alert=True)
+        tracker_id = await services(context).registration.registered_tracker(button.draft_id)
+    if tracker_id is not None:
+        await answer(query, texts.already_registered_card(_, tracker_id), alert=True)
     else:
         await answer(query, texts.stale_button(_))
 

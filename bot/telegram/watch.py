@@ -95,7 +95,7 @@ class TelegramWatchView:
         language_of: Callable[[int], str | None] | None = None,
     ) -> None:
         self._bot = bot
-        # The language each user speaks now (bot.storage.languages), else the watch's own.
+        # The language each user speaks now (bot.services.languages), else the watch's own.
         self._language_of = language_of or (lambda user_id: None)
         self._catalog = catalog
         self._policy = policy
