@@ -42,10 +42,10 @@ from bot.services.registrar import Registered, Registrar
 from bot.services.registration import Registration
 from bot.services.watcher import Watcher
 from bot.storage import stats
+from bot.storage.conversations import ConversationTables
 from bot.storage.db import Database, storage_problem
 from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
-from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
 from bot.telegram import language, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
@@ -62,6 +62,7 @@ from bot.telegram.misc import (
     start,
     unhandled_message,
 )
+from bot.telegram.persistence import SqlitePersistence, write_through_handler
 from bot.telegram.processing import PerConversationProcessor
 from bot.telegram.watch import TelegramWatchView, WatchChat
 
@@ -85,11 +86,12 @@ def build_application(settings: Settings) -> App:
     api = settings.telegram_api_url
     vitals = Vitals()
 
-    persistence = SqlitePersistence(path=settings.database_path)
+    tables = ConversationTables(path=settings.database_path)
+    persistence = SqlitePersistence(tables)
 
     async def post_init(app: App) -> None:
         # One SQLite connection for conversations, journal and model cache.
-        await _start_services(app, settings, await persistence.database())
+        await _start_services(app, settings, await tables.database())
         if settings.health_port is not None:
             await _start_health(app, settings, vitals)
 

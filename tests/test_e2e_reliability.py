@@ -1340,7 +1340,7 @@ async def test_malformed_rows_are_quarantined_and_everyone_is_served(
         """,
     )
     ivan, olga = installer(tg, 100), installer(tg, 101, name="Olga")
-    with caplog.at_level(logging.WARNING, logger="bot.storage.persistence"):
+    with caplog.at_level(logging.WARNING, logger="bot.storage.conversations"):
         async with bot_running(settings):
             await ivan.send("/register", expect="Which device?")
             await olga.send("/register", expect="Which device?")

@@ -42,8 +42,8 @@ from bot.app import App
 from bot.domain.device_id import luhn_check_digit
 from bot.domain.phone import check_phone, format_phone
 from bot.sandbox import NavixySandbox
-from bot.storage.persistence import WRITE_THROUGH_GROUP
 from bot.telegram.conversation import CONVERSATION_NAME
+from bot.telegram.persistence import WRITE_THROUGH_GROUP
 from tests.e2e import (
     ADMIN_ID,
     Installer,
