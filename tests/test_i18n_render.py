@@ -35,13 +35,13 @@ from bot.domain.watch import (
     Connection,
     Phase,
     StateSummary,
+    Watch,
     WatchPolicy,
 )
 from bot.i18n import LANGUAGE_NAMES, Translator, available_languages, locales_dir, translator
 from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
-from bot.storage.watches import Watch
 from bot.telegram import delivery, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.callback import DraftButton, LanguageButton, WatchButton

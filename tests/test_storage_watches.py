@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.watch import Check, CheckResult, Checks, Phase
+from bot.domain.watch import Check, CheckResult, Checks, LastState, Phase, Watch
+from bot.navixy.models import TrackerState
 from bot.storage.db import Database
 from bot.storage.migrations import MIGRATIONS
-from bot.storage.watches import Watch, WatchStore
+from bot.storage.watches import WatchStore
 
 T = 10
 
@@ -60,7 +61,9 @@ async def test_round_trip_keeps_every_field(db: Database) -> None:
         polled_at=1015.0,
         connected_at=1010.0,
         fix_sent=True,
-        last_state={"user_time": "2022-08-31 13:47:13", "state": {"connection_status": "active"}},
+        last_state=LastState(
+            TrackerState.model_validate({"connection_status": "active"}), "2022-08-31 13:47:13"
+        ),
         retries=2,
         last_retry_at=1200.0,
         last_retry_result="sent",

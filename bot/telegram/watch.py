@@ -38,19 +38,17 @@ from bot.domain.watch import (
     CheckResult,
     Connection,
     Phase,
+    Watch,
     WatchPolicy,
     distance_verdict,
     next_guided,
-    summarize,
     tracker_server,
 )
 from bot.i18n import Gettext, gettext_for
 from bot.navixy.errors import NavixyError
-from bot.navixy.models import TrackerState
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered
 from bot.services.watcher import Apn
-from bot.storage.watches import Watch
 from bot.telegram import texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.callback import WatchButton
@@ -75,8 +73,7 @@ log = logging.getLogger(__name__)
 def _summary(watch: Watch) -> Any:
     if watch.last_state is None:
         return None
-    state = TrackerState.model_validate(watch.last_state.get("state") or {})
-    return summarize(state, watch.last_state.get("user_time"))
+    return watch.last_state.summary()
 
 
 # --- rendering ------------------------------------------------------------------------------

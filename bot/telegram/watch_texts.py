@@ -15,6 +15,7 @@ from bot.domain.watch import (
     Connection,
     Phase,
     StateSummary,
+    Watch,
     WatchPolicy,
     progress,
     progress_bar,
@@ -22,7 +23,6 @@ from bot.domain.watch import (
 )
 from bot.i18n import Gettext
 from bot.navixy.models import DeviceModel
-from bot.storage.watches import Watch
 from bot.telegram.texts import fmt
 
 _fmt = fmt
