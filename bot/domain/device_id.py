@@ -96,6 +96,11 @@ def parse_id_type(id_type: str) -> IdRule:
     return GENERAL_RULE
 
 
+def is_imei(digits: str) -> bool:
+    """15 ASCII digits whose last one is the Luhn check digit: exactly an IMEI, as printed."""
+    return len(digits) == IMEI_RULE.min_len and luhn_valid(digits)
+
+
 def luhn_valid(digits: str) -> bool:
     """True for a non-empty ASCII digit string whose last digit is its Luhn check digit."""
     if not digits or not (digits.isascii() and digits.isdigit()):

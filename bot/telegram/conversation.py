@@ -1,17 +1,15 @@
-"""The registration conversation: one small async function per step.
+"""The registration conversation: the answers to each step, and the ConversationHandler.
 
-Handlers ask, validate through pure domain functions, store the draft and move
-the state. The next question always comes from `Draft.next_step()`, so editing a
-field from the summary card, or being sent back by a Navixy error, reuses the
-same questions.
+A handler asks a service and renders; a service decides; the domain knows. Answers are
+checked by the domain's rules, stored in the draft, and `advance()` (questions.py) asks
+the next question, which always comes from `Draft.next_step()`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -25,11 +23,10 @@ from telegram.ext import (
 )
 
 from bot.domain import fields
-from bot.domain.device_id import check_device_id, parse_id_type
-from bot.domain.draft import ApnOffer, Draft, Step
+from bot.domain.device_id import IMEI_RULE, check_device_id, parse_id_type
+from bot.domain.draft import Draft, Step
 from bot.domain.phone import PhoneCheck, check_phone
 from bot.domain.plugins import choose_plugin, requires_activation_code
-from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
@@ -58,19 +55,27 @@ from bot.telegram.common import (
     services,
     tr,
 )
+from bot.telegram.photos import on_candidate, on_device_photo, start_from_photo
+from bot.telegram.questions import (
+    ASK,
+    CONVERSATION_NAME,
+    END,
+    State,
+    advance,
+    ask_notify_phone,
+    card_keyboard,
+    message_text,
+    needs_draft,
+    offer_register,
+)
 
 log = logging.getLogger(__name__)
 
-CONVERSATION_NAME = "registration"
 EDIT = "edit"  # state: picking the field to change on the summary card
-END = ConversationHandler.END
 MAX_MATCHES = 8
 INLINE_PICK = re.compile(r"\[([A-Za-z0-9_.\-]{1,64})\]\s*$")
 #: States answered with buttons: anything typed or sent there gets "use the buttons".
 BUTTON_STEPS = frozenset({Step.GROUP, Step.SUMMARY})
-
-State = str | int
-Ask = Callable[[Update, Context, Draft, str | None], Awaitable[State]]
 
 
 # --- entry and exit --------------------------------------------------------------------------
@@ -110,38 +115,11 @@ async def stale_button(update: Update, context: Context) -> State | None:
     return None
 
 
-# --- asking: one function per step -----------------------------------------------------------
-
-
-async def advance(update: Update, context: Context, draft: Draft, note: str | None = None) -> State:
-    """Save the draft and ask its next question; returns the new state.
-
-    The draft and the new state are committed to the database *before* the question is
-    sent: a process killed right after the question reached the installer still takes
-    the answer when it is back.
-    """
-    step = draft.next_step()
-    save_draft(context, draft)
-    await commit_state(update, context, CONVERSATION_NAME, step)
-    return await ASK[step](update, context, draft, note)
-
-
-def register_keyboard(_: Gettext) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.button_start_register(_), callback_data=StartButton().pack())]]
-    )
-
-
-async def offer_register(update: Update, context: Context, text: str) -> None:
-    """A short answer outside a registration, with the Register button under it."""
-    await say(update, context, text, register_keyboard(tr(update)))
-
-
 async def start_from_imei(update: Update, context: Context) -> State:
     """An IMEI typed while no registration is open starts one with it."""
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
-    check = check_device_id(parse_id_type("imei"), _text(update))
+    check = check_device_id(IMEI_RULE, message_text(update))
     draft = Draft.start(chat.id, user.id)
     draft.device_id = check.value
     return await advance(update, context, draft)
@@ -188,295 +166,13 @@ def _other_at(step: Step | str) -> Callable[[Update, Context], Coroutine[Any, An
     return hint
 
 
-def _with_note(note: str | None, text: str) -> str:
-    return f"{note}\n\n{text}" if note else text
-
-
-async def ask_model(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    rows = [
-        [InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat="")],
-        [
-            InlineKeyboardButton(
-                texts.button_mobile_app(_), callback_data=DraftButton.data(draft, "mobile")
-            )
-        ],
-    ]
-    known = await services(context).registration.model_for_known_tac(draft.device_id)
-    if known is not None:
-        label = texts.button_same_model(_, known.title)
-        rows.insert(
-            0,
-            [
-                InlineKeyboardButton(
-                    label, callback_data=DraftButton.data(draft, f"model:{known.code}")
-                )
-            ],
-        )
-    if in_group(update) and known is None:
-        # Groups: one ForceReply question instead of a keyboard plus a reply prompt
-        # (Telegram allows 20 messages a minute per group). Typing "app" finds the app.
-        text = texts.ask_model(_) + "\n" + texts.mobile_app_hint(_)
-        await say(update, context, _with_note(note, text), expects_text=True, placeholder="FMB140")
-        return Step.MODEL
-    keyboard = InlineKeyboardMarkup(rows)
-    await say(update, context, _with_note(note, texts.ask_model(_)), keyboard)
-    if in_group(update):
-        # The keyboard takes the reply_markup slot; ask for the typed answer separately.
-        await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
-    return Step.MODEL
-
-
-async def ask_device_id(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    rule = parse_id_type(draft.id_type or "imei")
-    await say(update, context, _with_note(note, texts.ask_device_id(_, rule)), expects_text=True)
-    return Step.DEVICE_ID
-
-
-async def ask_phone(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    await say(
-        update,
-        context,
-        _with_note(note, texts.ask_phone(_)),
-        expects_text=True,
-        placeholder="+49 170 1234567",
-    )
-    return Step.PHONE
-
-
-async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    """Look the APN up by the SIM's number and offer it as one tap."""
-    _ = tr(update)
-    apn = await services(context).registration.look_up_apn(draft.phone) if draft.phone else None
-    if apn is None or not apn.name:
-        draft.clear_apn(manual=True)
-        save_draft(context, draft)
-        text = texts.ask_apn_name(_, looked_up=True)
-        await _ask_text(
-            update,
-            context,
-            _with_note(note, text),
-            skippable=True,
-            draft=draft,
-            placeholder="internet",
-        )
-        return Step.APN_NAME
-    operator = apn.operator_name or apn.name
-    draft.apn_offer = ApnOffer(
-        operator=operator, name=apn.name, user=apn.user, password=apn.password
-    )
-    save_draft(context, draft)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    texts.use_apn_button(_, operator, apn.name),
-                    callback_data=DraftButton.data(draft, "apn:use"),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    texts.button_other_apn(_), callback_data=DraftButton.data(draft, "apn:other")
-                )
-            ],
-        ]
-    )
-    await say(update, context, _with_note(note, texts.apn_found(_, operator, apn.name)), keyboard)
-    return Step.APN_CHOICE
-
-
-def _skip_button(update: Update, draft: Draft) -> InlineKeyboardMarkup:
-    _ = tr(update)
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    texts.button_skip(_), callback_data=DraftButton.data(draft, "skip")
-                )
-            ]
-        ]
-    )
-
-
-async def _ask_text(
-    update: Update,
-    context: Context,
-    text: str,
-    *,
-    skippable: bool = False,
-    draft: Draft | None = None,
-    placeholder: str | None = None,
-) -> None:
-    if skippable and in_group(update):
-        # Groups: one ForceReply question; "-" skips (a Skip button would need a second
-        # message for the reply field, and groups get 20 messages a minute).
-        text += "\n" + texts.skip_hint(tr(update))
-        skippable = False
-    markup = _skip_button(update, draft) if skippable and draft is not None else None
-    await say(update, context, text, markup, expects_text=True, placeholder=placeholder)
-
-
-def _text_question(
-    step: Step,
-    question: Callable[[Gettext], str],
-    *,
-    skippable: bool = False,
-    placeholder: str | None = None,
-    secret: bool = False,
-) -> Ask:
-    """A question answered by typing (optionally with a Skip button).
-
-    A `secret` asked in a group where the bot cannot delete messages says so first: the
-    answer would stay visible to every member.
-    """
-
-    async def ask(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-        text = _with_note(note, question(tr(update)))
-        if secret and in_group(update) and not await can_delete_messages(update, context):
-            text = texts.secret_stays_visible(tr(update)) + "\n\n" + text
-        await _ask_text(
-            update, context, text, skippable=skippable, draft=draft, placeholder=placeholder
-        )
-        return step
-
-    return ask
-
-
-ask_apn_name = _text_question(
-    Step.APN_NAME,
-    lambda _: texts.ask_apn_name(_, looked_up=False),
-    skippable=True,
-    placeholder="internet",
-)
-ask_apn_user = _text_question(Step.APN_USER, texts.ask_apn_user, skippable=True)
-ask_apn_password = _text_question(
-    Step.APN_PASSWORD, texts.ask_apn_password, skippable=True, secret=True
-)
-ask_label = _text_question(Step.LABEL, texts.ask_label, placeholder="AB 123 C")
-ask_code = _text_question(Step.CODE, texts.ask_code, secret=True)
-ask_notify_phone = _text_question(Step.NOTIFY_PHONE, texts.ask_notify_phone, skippable=True)
-ask_notify_email = _text_question(Step.NOTIFY_EMAIL, texts.ask_notify_email, skippable=True)
-
-
-async def ask_group(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    try:
-        groups = await services(context).catalog.groups()
-    except NavixyError:
-        groups = []
-        note = _with_note(note, texts.groups_unavailable(_))
-    if not groups and note is None:
-        # Nothing to choose from: no tap needed.
-        draft.group_id, draft.group_title = 0, None
-        return await advance(update, context, draft)
-    rows = [
-        [InlineKeyboardButton(g.title, callback_data=DraftButton.data(draft, f"group:{g.id}"))]
-        for g in groups[:90]
-    ]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                texts.button_no_group(_), callback_data=DraftButton.data(draft, "group:0")
-            )
-        ]
-    )
-    await say(update, context, _with_note(note, texts.ask_group(_)), InlineKeyboardMarkup(rows))
-    return Step.GROUP
-
-
-def _card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
-    _ = tr(update)
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    texts.button_register(_), callback_data=DraftButton.data(draft, "register")
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    texts.button_edit(_), callback_data=DraftButton.data(draft, "edit")
-                ),
-                InlineKeyboardButton(
-                    texts.button_cancel(_), callback_data=DraftButton.data(draft, "cancel")
-                ),
-            ],
-        ]
-    )
-
-
-async def ask_summary(update: Update, context: Context, draft: Draft, note: str | None) -> State:
-    _ = tr(update)
-    text = _with_note(note, texts.summary(_, draft))
-    await say(update, context, text, _card_keyboard(update, draft))
-    return Step.SUMMARY
-
-
-ASK: dict[Step, Ask] = {
-    Step.MODEL: ask_model,
-    Step.DEVICE_ID: ask_device_id,
-    Step.PHONE: ask_phone,
-    Step.APN_CHOICE: ask_apn_choice,
-    Step.APN_NAME: ask_apn_name,
-    Step.APN_USER: ask_apn_user,
-    Step.APN_PASSWORD: ask_apn_password,
-    Step.LABEL: ask_label,
-    Step.GROUP: ask_group,
-    Step.CODE: ask_code,
-    Step.NOTIFY_PHONE: ask_notify_phone,
-    Step.NOTIFY_EMAIL: ask_notify_email,
-    Step.SUMMARY: ask_summary,
-}
-
-
 # --- answers ---------------------------------------------------------------------------------
-
-
-def _text(update: Update) -> str:
-    message = update.effective_message
-    return (message.text or "") if message is not None else ""
-
-
-DraftHandler = Callable[[Update, Context, Draft], Coroutine[Any, Any, State | None]]
-
-
-def needs_draft(
-    handler: DraftHandler,
-) -> Callable[[Update, Context], Coroutine[Any, Any, State | None]]:
-    """For a handler that answers within an open registration: it gets the open draft.
-
-    THE rule when there is none: a button gets "this button belongs to an earlier card"
-    (its press is answered), a message gets the idle hint with the Register button; the
-    conversation then ENDs. A button of another (earlier) draft while one is open gets the
-    same answer and keeps the state (None). Otherwise the press is answered, and the
-    handler runs with the draft.
-    """
-
-    @functools.wraps(handler)
-    async def with_draft(update: Update, context: Context) -> State | None:
-        draft = load_draft(update, context)
-        query = update.callback_query
-        if query is not None:
-            button = DraftButton.unpack(query.data)
-            if draft is None or button is None or draft.id != button.draft_id:
-                await answer(query, texts.stale_button(tr(update)))
-                return END if draft is None else None
-            await answer(query)
-        elif draft is None:
-            # The conversation's state outlived its draft (unreadable, or lost): start afresh.
-            await offer_register(update, context, texts.idle_hint(tr(update)))
-            return END
-        return await handler(update, context, draft)
-
-    return with_draft
 
 
 @needs_draft
 async def on_model_query(update: Update, context: Context, draft: Draft) -> State | None:
     _ = tr(update)
-    query = _text(update).strip()
+    query = message_text(update).strip()
     catalog = services(context).catalog
     try:
         await catalog.ensure()
@@ -579,8 +275,8 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
 
 @needs_draft
 async def on_device_id(update: Update, context: Context, draft: Draft) -> State | None:
-    raw = _text(update)
-    rule = parse_id_type(draft.id_type or "imei")
+    raw = message_text(update)
+    rule = draft.id_rule
     check = check_device_id(rule, raw)
     if check.value is None or check.problem is not None:
         assert check.problem is not None
@@ -600,7 +296,7 @@ def _phone_check(update: Update) -> PhoneCheck:
     message = update.effective_message
     contact = message.contact if message is not None else None
     if contact is None:
-        return check_phone(_text(update))
+        return check_phone(message_text(update))
     raw = contact.phone_number.strip()
     if not raw.startswith("+"):
         international = check_phone("+" + raw)
@@ -647,7 +343,7 @@ SKIPPABLE = frozenset(
 
 def _typed_skip(update: Update, step: Step) -> bool:
     """A lone "-" skips an optional answer (the way to skip in groups, and it works anywhere)."""
-    return step in SKIPPABLE and _text(update).strip() == SKIP_TEXT
+    return step in SKIPPABLE and message_text(update).strip() == SKIP_TEXT
 
 
 async def _on_field(
@@ -670,7 +366,7 @@ async def _on_field(
             may = await can_delete_messages(update, context)
             if not (may and await forget_secret_message(update)):
                 await say(update, context, texts.secret_not_deleted(tr(update)))
-        result = check(_text(update))
+        result = check(message_text(update))
         if result.problem is not None:
             note = texts.bad_field(tr(update), result.problem, step)
             return await ASK[step](update, context, draft, note)
@@ -808,7 +504,7 @@ async def on_edit_back(update: Update, context: Context, draft: Draft) -> State 
     assert update.callback_query is not None
     await commit_state(update, context, CONVERSATION_NAME, Step.SUMMARY)
     await edit(
-        update.callback_query, texts.summary(tr(update), draft), _card_keyboard(update, draft)
+        update.callback_query, texts.summary(tr(update), draft), card_keyboard(update, draft)
     )
     return Step.SUMMARY
 
@@ -935,7 +631,7 @@ async def _rejected(
         )
         await edit(query, card + "\n\n" + message, keyboard)
         return Step.SUMMARY
-    await edit(query, card + "\n\n" + message, _card_keyboard(update, draft))
+    await edit(query, card + "\n\n" + message, card_keyboard(update, draft))
     return Step.SUMMARY
 
 
@@ -948,7 +644,7 @@ class _ImeiText(filters.MessageFilter):
     __slots__ = ()
 
     def filter(self, message: Message) -> bool:
-        return check_device_id(parse_id_type("imei"), message.text or "").ok
+        return check_device_id(IMEI_RULE, message.text or "").ok
 
 
 IMEI_TEXT = _ImeiText()
@@ -964,8 +660,6 @@ def _button(
 
 
 def build_conversation() -> ConversationHandler[Context]:
-    from bot.telegram.photos import on_candidate, on_device_photo, start_from_photo
-
     skip = "skip$"
     states: dict[object, list[Handler]] = {
         Step.MODEL: [

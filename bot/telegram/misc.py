@@ -29,7 +29,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
-from bot.telegram.conversation import offer_register
+from bot.telegram.questions import offer_register
 
 log = logging.getLogger(__name__)
 

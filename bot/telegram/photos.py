@@ -20,7 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, FileSizeLimit
 from telegram.error import TelegramError
 
-from bot.domain.device_id import IdRule, check_device_id, parse_id_type
+from bot.domain.device_id import IMEI_RULE, IdRule, check_device_id
 from bot.domain.draft import Draft, Step
 from bot.ops.health import observe_photo
 from bot.photo import PhotoProblem, PhotoReading, SeenCode, read_device_ids_async
@@ -36,7 +36,7 @@ from bot.telegram.common import (
     say,
     tr,
 )
-from bot.telegram.conversation import (
+from bot.telegram.questions import (
     CONVERSATION_NAME,
     State,
     advance,
@@ -54,7 +54,7 @@ OCR_WAIT_S = 0.3  # the answer never waits longer than this for the printed digi
 @needs_draft
 async def on_device_photo(update: Update, context: Context, draft: Draft) -> State | None:
     """A photo (or image file) at the device-ID step."""
-    rule = parse_id_type(draft.id_type or "imei")
+    rule = draft.id_rule
     return await _read_and_offer(update, context, draft, rule)
 
 
@@ -65,7 +65,7 @@ async def start_from_photo(update: Update, context: Context) -> State | None:
     draft = Draft.start(chat.id, user.id)
     save_draft(context, draft)
     # The model is not known yet: a photo first means an IMEI (the usual case).
-    return await _read_and_offer(update, context, draft, parse_id_type("imei"))
+    return await _read_and_offer(update, context, draft, IMEI_RULE)
 
 
 @needs_draft
@@ -78,7 +78,7 @@ async def on_candidate(update: Update, context: Context, draft: Draft) -> State 
     await close_keyboard(query)
     if value == "type":
         return await ask_device_id(update, context, draft, None)
-    rule = parse_id_type(draft.id_type or "imei")
+    rule = draft.id_rule
     check = check_device_id(rule, value)
     if check.value is None:
         return await ask_device_id(update, context, draft, None)

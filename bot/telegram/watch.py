@@ -30,7 +30,6 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import fields
-from bot.domain.draft import Draft
 from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.watch import (
     CHECK_ORDER,
@@ -47,7 +46,6 @@ from bot.domain.watch import (
 from bot.i18n import Gettext, gettext_for
 from bot.navixy.errors import NavixyError
 from bot.services.catalog import Catalog
-from bot.services.registrar import Registered
 from bot.services.watcher import Apn
 from bot.telegram import texts
 from bot.telegram import watch_texts as wt
@@ -65,7 +63,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
-from bot.telegram.user_language import crew_language, language_for
+from bot.telegram.user_language import crew_language
 
 log = logging.getLogger(__name__)
 
@@ -285,35 +283,6 @@ def late_keyboard(_: Gettext, tracker_id: int) -> InlineKeyboardMarkup:
             ],
         ]
     )
-
-
-# --- starting a watch after a registration --------------------------------------------------
-
-
-async def start_watch(update: Update, context: Context, draft: Draft, done: Registered) -> None:
-    """Called by the registration conversation after `tracker/register` succeeded."""
-    if draft.mobile:
-        return  # the X-GPS app connects when the employee activates it: nothing to retry
-    try:
-        svc = services(context)
-        model = svc.catalog.model(draft.model_code or done.model)
-        manual = await svc.watcher.needs_manual_config(model)
-        user = update.effective_user
-        await svc.watcher.start(
-            tracker_id=done.tracker_id,
-            chat_id=draft.chat_id,
-            user_id=draft.user_id,
-            label=done.label,
-            model=done.model,
-            model_title=draft.model_title,
-            device_id=done.device_id,
-            user_name=user.first_name if user else "",
-            lang=language_for(update),
-            manual_config=manual,
-        )
-    except Exception:
-        # Watching is a help: it must never spoil a successful registration.
-        log.exception("could not start watching tracker %d", done.tracker_id)
 
 
 # --- handlers -------------------------------------------------------------------------------
@@ -558,4 +527,4 @@ def _check_answer(_: Gettext, watch: Watch | None) -> str:
     return wt.connection(_, summary.connection)
 
 
-__all__ = ["Check", "TelegramWatchView", "WatchButton", "WatchChat", "late_keyboard", "start_watch"]
+__all__ = ["Check", "TelegramWatchView", "WatchButton", "WatchChat", "late_keyboard"]
