@@ -64,7 +64,8 @@ from bot.telegram.misc import (
 )
 from bot.telegram.persistence import SqlitePersistence, write_through_handler
 from bot.telegram.processing import PerConversationProcessor
-from bot.telegram.watch import TelegramWatchView, WatchChat
+from bot.telegram.watch import WatchChat
+from bot.telegram.watch_view import TelegramWatchView
 
 log = logging.getLogger(__name__)
 

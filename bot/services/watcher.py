@@ -11,7 +11,7 @@ Bounds: one `get_states` call per 2000 due watches per tick; at most
 tick); after a failed poll (error 15, Navixy unavailable...) polling pauses with an
 exponential backoff (poll interval doubling up to 5 min).
 
-What the installer sees is done by a `WatchView` (bot/telegram/watch.py): the service
+What the installer sees is done by a `WatchView` (bot/telegram/watch_view.py): the service
 decides, the view renders and sends. Time comes from `clock` (Unix seconds in
 production; tests share a fake clock with the Navixy stand-in).
 """
@@ -53,7 +53,7 @@ MAX_BACKOFF = 300.0
 
 
 class WatchView(Protocol):
-    """How the watcher talks to the installer (implemented in bot/telegram/watch.py)."""
+    """How the watcher talks to the installer (implemented in bot/telegram/watch_view.py)."""
 
     async def post_status(self, watch: Watch, now: float) -> int | None: ...
 
