@@ -23,6 +23,8 @@ from tests.e2e import (
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e_photo import label_photo
 
+pytestmark = pytest.mark.e2e
+
 
 async def register(me: Installer) -> str:
     done = await me.tap("✅ Register", expect="Registered", on=me.last(), new_message=False)

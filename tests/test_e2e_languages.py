@@ -26,6 +26,8 @@ from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer, installer, make_setti
 from tests.e2e import catalog_ready as _catalog_ready
 from tests.fakes.telegram import FakeTelegram
 
+pytestmark = pytest.mark.e2e
+
 FSI, PDI = "\u2068", "\u2069"
 MIN = 60.0
 

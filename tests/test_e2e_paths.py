@@ -28,6 +28,8 @@ from tests.e2e import (
 )
 from tests.fakes.telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 
+pytestmark = pytest.mark.e2e
+
 CARD = "Check and register"
 REGISTER = "✅ Register"
 MOBILE = "📱 X-GPS mobile app"

@@ -16,6 +16,8 @@ from bot.sandbox import NavixySandbox
 from tests.e2e import IMEI, Installer, to_imei_step
 from tests.fakes.telegram import FakeTelegram
 
+pytestmark = pytest.mark.e2e
+
 ICCID = "8949226123456789012"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.sandbox import NavixySandbox
 from tests.e2e import (
@@ -15,6 +17,8 @@ from tests.e2e import (
     to_summary_fmb140,
 )
 from tests.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.e2e
 
 # The fixtures `tg`, `sandbox_kwargs`, `sandbox` and `bot` live in tests/conftest.py;
 # `installer`, `to_summary_fmb140` and `PLUGINS_NO_44` in tests/e2e.py (re-exported here).

@@ -52,6 +52,8 @@ from tests.e2e import (
 )
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[1]
 REGISTER = "✅ Register"
 LABEL = "AB 123 C"

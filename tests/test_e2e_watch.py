@@ -38,6 +38,8 @@ from tests.e2e import (
 )
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
+pytestmark = pytest.mark.e2e
+
 MIN = 60.0
 HEADING = "📡"
 DEVICE_AT = (52.5200, 13.4050)

@@ -39,6 +39,9 @@ from telegram.ext import (
 
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
+# The loopback stand-in servers themselves, over real HTTP.
+pytestmark = pytest.mark.e2e
+
 Ctx = ContextTypes.DEFAULT_TYPE
 
 

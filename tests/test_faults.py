@@ -62,7 +62,7 @@ TIMEOUT = 0.3  # the bot's Navixy timeout in the suite (s)
 SETTLE = timedelta(seconds=1.5)  # > the longest injected latency: Navixy is done by then
 ID = re.compile(r"Tracker ID: (\d+)")
 
-pytestmark = pytest.mark.timeout(1800 if LONG else 120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800 if LONG else 120)]
 
 
 @pytest.fixture

@@ -54,6 +54,8 @@ from tests.e2e import (
 from tests.fakes.telegram import ApiCall, BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.test_e2e_photo import label_photo
 
+pytestmark = pytest.mark.e2e
+
 log = logging.getLogger(__name__)
 
 SEQUENCES = int(os.environ.get("FUZZ_SEQUENCES", "0"))  # 0: the short, time-boxed run

@@ -161,6 +161,7 @@ async def _send_all(bot: Bot, chat_id: int, items: list[tuple[str, str]]) -> lis
     return failures
 
 
+@pytest.mark.e2e  # through the fake Bot API server
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_every_catalog_entry_is_valid_telegram_html(
     tg_bot: tuple[FakeTelegram, Bot, int], language: str
@@ -472,6 +473,7 @@ def _alerts(_: Translator) -> Iterator[str]:
     yield wt.navixy_busy(_)
 
 
+@pytest.mark.e2e  # through the fake Bot API server
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_every_message_function_renders_and_sends(
     tg_bot: tuple[FakeTelegram, Bot, int], language: str

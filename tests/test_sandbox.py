@@ -22,6 +22,9 @@ from bot.sandbox import (
     RawHttp,
 )
 
+# The loopback stand-in servers themselves, over real HTTP.
+pytestmark = pytest.mark.e2e
+
 KEY = "a6aa75587e5c59c32d347da438505fc3"
 OTHER_KEY = "b6aa75587e5c59c32d347da438505fc3"
 LOGIN = "installer@example.com"

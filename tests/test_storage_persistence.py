@@ -437,6 +437,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.e2e  # a real process, killed
 async def test_state_survives_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     proc = await asyncio.create_subprocess_exec(
