@@ -43,19 +43,20 @@ from tests.e2e import (
     INSTALLER_IDS,
     PHONE_DE,
     PLUGINS_NO_44,
+    REGISTER,
     Installer,
     catalog_ready,
     installer,
     make_settings,
     running_bot,
     to_imei_step,
+    to_summary,
 )
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
-REGISTER = "✅ Register"
 LABEL = "AB 123 C"
 GROUP_ID = 129301
 APN_PASSWORD = "Pw-7f3kQz9x"
@@ -92,11 +93,6 @@ async def phone_to_summary(me: Installer, *, timeout: float = 5.0) -> BotMessage
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
     await me.send(LABEL, expect="Which group")
     return await me.tap("Main office", expect="Check and register")
-
-
-async def to_summary(me: Installer) -> BotMessage:
-    await to_phone_step(me)
-    return await phone_to_summary(me)
 
 
 async def mobile_to_summary(me: Installer, label: str = "Driver Anna") -> BotMessage:

@@ -23,7 +23,7 @@ from bot.ops import startup
 from bot.ops.instance import InstanceLock
 from bot.ops.polling import BackgroundErrors, RepeatLimiter
 from bot.sandbox import NavixySandbox
-from tests.e2e import catalog_ready, installer, make_settings, running_bot, to_summary_fmb140
+from tests.e2e import catalog_ready, installer, make_settings, running_bot, to_summary
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e_reliability import REPO, bot_processes, process_env
 
@@ -212,7 +212,7 @@ async def test_health_readiness_and_metrics(
         assert ready.json() == {"status": "ready"}
 
         me = installer(tg)
-        await to_summary_fmb140(me)
+        await to_summary(me)
         await me.tap("✅ Register", new_message=False, expect="Registered")
         metrics = (await http.get("/metrics")).text
         assert 'installer_bot_registrations_total{outcome="success"} 1.0' in metrics
@@ -316,7 +316,7 @@ async def test_backup_of_the_running_database_is_consistent(
     bot: Any, tg: FakeTelegram, tmp_path: Path
 ) -> None:
     me = installer(tg)
-    await to_summary_fmb140(me)
+    await to_summary(me)
     await me.tap("✅ Register", new_message=False, expect="Registered")
     db = bot.bot_data[RESOURCES_KEY].db.path
     dest = tmp_path / "backups"

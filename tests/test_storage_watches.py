@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bot.domain.watch import Check, CheckResult, Checks, LastState, Phase, Watch
@@ -15,17 +11,6 @@ from bot.storage.migrations import MIGRATIONS
 from bot.storage.watches import WatchStore
 
 T = 10
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with asyncio.timeout(T):
-        database = await Database.open(tmp_path / "bot.db")
-    try:
-        yield database
-    finally:
-        async with asyncio.timeout(T):
-            await database.close()
 
 
 def watch(tracker_id: int = 1, **over: object) -> Watch:
