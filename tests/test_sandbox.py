@@ -532,7 +532,9 @@ async def test_register_invalid_parameters(
 async def test_register_accepts_other_id_types(client: httpx.AsyncClient) -> None:
     await register_tracker(client, device_id="3569380356438091")  # 16-digit IMEI
     await register_tracker(client, model="box", device_id="12345678", phone="4917000001")
-    await register_tracker(client, model="calamp_lmu2630", device_id="A10000009296F2", phone="4917000002")
+    await register_tracker(
+        client, model="calamp_lmu2630", device_id="A10000009296F2", phone="4917000002"
+    )
     await register_tracker(client, model="navixy_ngp", device_id="fleet-sensor-0042", phone=None)
     await register_tracker(client, model="navixy_ngp", device_id="a" * 32, phone=None)
 
@@ -603,7 +605,9 @@ async def test_register_account_limits(clock: FakeClock, rate_clock: FakeClock) 
 
 async def test_tracker_list_labels_contains(client: httpx.AsyncClient) -> None:
     for i, label in enumerate(["aa1", "bb2", "cc3"]):
-        await register_tracker(client, label=label, device_id=f"35693803564380{i}", phone=f"491700000{i}")
+        await register_tracker(
+            client, label=label, device_id=f"35693803564380{i}", phone=f"491700000{i}"
+        )
     status, body = await post(client, "tracker/list", labels=["aa", "b"])
     assert [t["label"] for t in body["list"]] == ["aa1", "bb2"]
     response = await client.get("tracker/list", params={"labels": '["c3"]'})
@@ -736,7 +740,9 @@ async def test_register_retry_errors(client: httpx.AsyncClient, sandbox: NavixyS
     status, body = await post(client, "tracker/register_retry", tracker_id=tracker_id)
     assert (status, body) == (403, error(208, "Device blocked"))
 
-    ngp = (await register_tracker(client, model="navixy_ngp", device_id="fleet-1", phone=None))["id"]
+    ngp = (await register_tracker(client, model="navixy_ngp", device_id="fleet-1", phone=None))[
+        "id"
+    ]
     status, body = await post(client, "tracker/register_retry", tracker_id=ngp)
     assert (status, body) == (
         400,
