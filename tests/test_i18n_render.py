@@ -139,8 +139,8 @@ def _entries(language: str) -> Iterator[tuple[str, str, bool]]:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         is_html = html_problem(ids[-1]) is None
         for text in strings:
-            filled = _fill(text or ids[0])
-            yield ids[0], filled if is_html else escape(filled), is_html
+            filled = _fill(str(text or ids[0]))
+            yield str(ids[0]), filled if is_html else escape(filled), is_html
 
 
 async def _send_all(bot: Bot, chat_id: int, items: list[tuple[str, str]]) -> list[str]:
@@ -401,8 +401,13 @@ def _messages(_: Translator) -> Iterator[str]:
             for disabled in (True, False):
                 yield wt.manual_config(_, model, server, commands_disabled=disabled)
     yield wt.online_card(_, watch, can_request_location=True)
-    for metres, near, age in ((12.0, True, None), (2500.0, False, 900.0), (800.0, False, None)):
-        yield wt.distance_verdict(_, metres, near, age)
+    cases: list[tuple[float, bool, float | None]] = [
+        (12.0, True, None),
+        (2500.0, False, 900.0),
+        (800.0, False, None),
+    ]
+    for metres, near, fix_age in cases:
+        yield wt.distance_verdict(_, metres, near, fix_age)
     yield wt.no_location_to_compare(_)
     yield wt.tips(_)
     yield wt.installer_escalated(_)
