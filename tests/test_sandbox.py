@@ -18,6 +18,7 @@ from bot.sandbox import (
     DropAfterCommit,
     DropBeforeCommit,
     ErrorFault,
+    Hold,
     NavixySandbox,
     RawHttp,
 )
@@ -845,6 +846,19 @@ async def test_delay_then_commit(client: httpx.AsyncClient, sandbox: NavixySandb
     assert [t.device_id for t in sandbox.trackers.values()] == [IMEI]
     sandbox.inject("plugin/list", Delay(0.05))
     assert (await client.post("plugin/list", json={})).status_code == 200
+
+
+async def test_hold_until_released(client: httpx.AsyncClient, sandbox: NavixySandbox) -> None:
+    late = Hold()
+    sandbox.inject("tracker/register", late)
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post("tracker/register", json=reg(), timeout=0.1)
+    assert not sandbox.trackers  # held: nothing done yet
+    late.release()
+    async with asyncio.timeout(5):
+        [call] = await sandbox.wait_for_calls("tracker/register")
+    assert call.http_status == 200
+    assert [t.device_id for t in sandbox.trackers.values()] == [IMEI]
 
 
 async def test_raw_http(client: httpx.AsyncClient, sandbox: NavixySandbox) -> None:

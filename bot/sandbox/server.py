@@ -34,6 +34,7 @@ from bot.sandbox.faults import (
     DropBeforeCommit,
     ErrorFault,
     Fault,
+    Hold,
     RawHttp,
 )
 from bot.sandbox.params import REQUIRED, Params
@@ -396,6 +397,8 @@ class NavixySandbox:
             raise _Drop
         if isinstance(fault, Delay):
             await asyncio.sleep(fault.seconds)
+        if isinstance(fault, Hold):
+            await fault.wait()
         if isinstance(fault, RawHttp):
             call.http_status = fault.status
             self._record(call, request.method)
