@@ -308,7 +308,8 @@ def _background(rng: random.Random, w: int, h: int) -> np.ndarray:
 def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
     """Rodrigues: rotation by `angle` (radians) about the unit vector `axis`."""
     k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+    rotation: np.ndarray = np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+    return rotation
 
 
 @dataclass
@@ -342,7 +343,8 @@ def _pose(
     def project(points: np.ndarray) -> np.ndarray:
         flat = np.c_[(points - centre) * scale, np.zeros(len(points))]
         xyz = flat @ rot3.T
-        return xyz[:, :2] * (dist / (dist + xyz[:, 2:3]))
+        projected: np.ndarray = xyz[:, :2] * (dist / (dist + xyz[:, 2:3]))
+        return projected
 
     corners = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], dtype=np.float64)
     code = np.array([[mx, my], [mx + mw, my], [mx + mw, my + mh], [mx, my + mh]], np.float64)
@@ -393,7 +395,7 @@ def _finger(rng: random.Random, img: np.ndarray, hom: np.ndarray, lw: int, lh: i
     out_l = np.array([[[edge[0] - inward[0] * lw, edge[1] - inward[1] * lh]]], np.float32)
     base = cv2.perspectiveTransform(out_l, hom).reshape(2)
     width = rng.uniform(0.05, 0.09) * max(cw, ch)
-    mask = np.zeros((ch, cw), np.float32)
+    mask: np.ndarray = np.zeros((ch, cw), np.float32)
     p0 = (round(float(tip[0])), round(float(tip[1])))
     p1 = (round(float(base[0])), round(float(base[1])))
     cv2.line(mask, p0, p1, 1.0, round(width), lineType=cv2.LINE_AA)
@@ -507,6 +509,7 @@ def render_scene(
 # --------------------------------------------------------------------------- corpus
 def make_sample(rng: random.Random, tier: str) -> tuple[bytes, dict[str, Any]]:
     serial = make_serial(rng)
+    imei: str | None
     if tier == "no_barcode":  # a label with printed text only (IMEI digits included)
         imei = make_imei(rng)
         label = render_label(rng, imei, serial, None, None, barcodes=False)

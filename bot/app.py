@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 import warnings
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -36,13 +37,15 @@ from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
 from bot.services.catalog import Catalog
+from bot.services.languages import Languages
 from bot.services.registrar import Registered, Registrar
+from bot.services.registration import Registration
 from bot.services.watcher import Watcher
 from bot.storage import stats
+from bot.storage.conversations import ConversationTables
 from bot.storage.db import Database, storage_problem
 from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
-from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
 from bot.telegram import language, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
@@ -59,8 +62,10 @@ from bot.telegram.misc import (
     start,
     unhandled_message,
 )
+from bot.telegram.persistence import SqlitePersistence, write_through_handler
 from bot.telegram.processing import PerConversationProcessor
-from bot.telegram.watch import TelegramWatchView, WatchChat
+from bot.telegram.watch import WatchChat
+from bot.telegram.watch_view import TelegramWatchView
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +87,12 @@ def build_application(settings: Settings) -> App:
     api = settings.telegram_api_url
     vitals = Vitals()
 
-    persistence = SqlitePersistence(path=settings.database_path)
+    tables = ConversationTables(path=settings.database_path)
+    persistence = SqlitePersistence(tables)
 
     async def post_init(app: App) -> None:
         # One SQLite connection for conversations, journal and model cache.
-        await _start_services(app, settings, await persistence.database())
+        await _start_services(app, settings, await tables.database())
         if settings.health_port is not None:
             await _start_health(app, settings, vitals)
 
@@ -167,16 +173,15 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         observer=vitals.observe_navixy,
     )
     journal = RegistrationJournal(db)
-    await language.start_languages(app, db)
+    app.bot_data[language.LANGUAGES_KEY] = await Languages.load(db)
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
     watcher = _build_watcher(app, settings, client, catalog, db)
+    app.bot_data[RESOURCES_KEY] = Resources(db=db, client=client, journal=journal)
     svc = Services(
         settings=settings,
-        db=db,
-        client=client,
         catalog=catalog,
-        journal=journal,
         registrar=Registrar(client, journal),
+        registration=Registration(catalog, journal, client),
         watcher=watcher,
     )
     app.bot_data[SERVICES_KEY] = svc
@@ -265,7 +270,8 @@ async def _resolve_unresolved(context: Context) -> None:
         if isinstance(outcome, Registered):
             log.info("attempt %d: tracker %d found after all", attempt.id, outcome.tracker_id)
         elif outcome is None:
-            settled = await svc.journal.get(attempt.id)
+            journal: RegistrationJournal = context.bot_data[RESOURCES_KEY].journal
+            settled = await journal.get(attempt.id)
             if settled is not None and settled.status is AttemptStatus.FAILED:
                 await delivery.tell_not_created(settled)
     await delivery.deliver_pending()
@@ -273,16 +279,17 @@ async def _resolve_unresolved(context: Context) -> None:
 
 async def _start_health(app: App, settings: Settings, vitals: Vitals) -> None:
     svc = services_of(app)
+    db = resources_of(app).db
 
     async def refresh_store() -> None:
         vitals.metrics.store(
-            await stats.registrations_by_status(svc.db),
-            await stats.active_watches_by_status(svc.db),
+            await stats.registrations_by_status(db),
+            await stats.active_watches_by_status(db),
         )
 
     readiness = Readiness(
         vitals,
-        database_writable=lambda: stats.check_writable(svc.db),
+        database_writable=lambda: stats.check_writable(db),
         catalog_fresh=svc.catalog.is_fresh,
         refresh_store=refresh_store,
     )
@@ -299,6 +306,24 @@ def services_of(app: App) -> Services:
     return svc
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What the wiring owns and closes, and handlers never see (they get `Services`)."""
+
+    db: Database
+    client: NavixyClient
+    journal: RegistrationJournal
+
+
+#: `bot_data` key of the `Resources` (tests reach the database through it).
+RESOURCES_KEY = "resources"
+
+
+def resources_of(app: App) -> Resources:
+    resources: Resources = app.bot_data[RESOURCES_KEY]
+    return resources
+
+
 def _update_kind(update: Update) -> str:
     for kind in ("message", "edited_message", "callback_query", "inline_query"):
         if getattr(update, kind) is not None:
@@ -310,10 +335,10 @@ async def _stop_services(app: App) -> None:
     health = app.bot_data.get(HEALTH_KEY)
     if health is not None:
         await health.stop()
-    svc: Services | None = app.bot_data.get(SERVICES_KEY)
-    if svc is not None:
-        await svc.client.aclose()
-        await svc.db.close()
+    resources: Resources | None = app.bot_data.get(RESOURCES_KEY)
+    if resources is not None:
+        await resources.client.aclose()
+        await resources.db.close()
     sandbox = app.bot_data.get(SANDBOX_KEY)
     if sandbox is not None:
         await sandbox.stop()

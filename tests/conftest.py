@@ -1,4 +1,6 @@
-"""Shared fixtures of the end-to-end tests: fake Telegram, the Navixy stand-in, the bot.
+"""Shared fixtures: a database file (`db`), and for the end-to-end tests fake Telegram,
+the Navixy stand-in and the bot. Shared helpers: tests/helpers.py (`FakeClock`) and
+tests/e2e.py (the installer's chat: `to_summary`, `register`, ...).
 
 Override `sandbox_kwargs` in a module or test (e.g. with `pytest.mark.parametrize` or a
 module-level fixture) to start the stand-in with other plugins, groups or limits.
@@ -6,6 +8,7 @@ module-level fixture) to start the stand-in with other plugins, groups or limits
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +17,32 @@ import pytest
 
 from bot.app import App
 from bot.sandbox import NavixySandbox
+from bot.storage.db import Database
 from tests.e2e import (
     ACTIVATION_CODES,
     catalog_ready,
     installer,
     make_settings,
     running_bot,
-    to_summary_fmb140,
+    to_summary,
 )
 from tests.fakes.telegram import FakeTelegram
 
-__all__ = ["bot", "installer", "sandbox", "sandbox_kwargs", "tg", "to_summary_fmb140"]
+__all__ = ["bot", "db", "installer", "sandbox", "sandbox_kwargs", "tg", "to_summary"]
+
+T = 10  # seconds: bound for opening and closing the database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh database file (migrated), closed after the test."""
+    async with asyncio.timeout(T):
+        database = await Database.open(tmp_path / "bot.db")
+    try:
+        yield database
+    finally:
+        async with asyncio.timeout(T):
+            await database.close()
 
 
 @pytest.fixture

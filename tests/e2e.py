@@ -21,6 +21,9 @@ ACTIVATION_CODES = ("6045325592", "123123123", "555000111")
 IMEI = "356938035643809"  # Luhn-valid
 IMEI_2 = "490154203237518"
 PHONE_DE = "+49 170 1234567"
+#: The summary card\'s heading, and its Register button.
+CARD = "Check and register"
+REGISTER = "✅ Register"
 
 # Plugin list without 44 (and without 35): hardware registers with 37, the app with 68,
 # and both need an activation code.
@@ -204,11 +207,29 @@ async def to_imei_step(me: Installer, *, timeout: float | None = None) -> BotMes
     return await me.tap("Teltonika FMB140", expect="IMEI", timeout=timeout)
 
 
-async def to_summary_fmb140(me: Installer, *, label: str = "AB 123 C") -> None:
-    """The common path of a hardware registration, up to the summary card."""
+async def to_summary(
+    me: Installer,
+    *,
+    imei: str = IMEI,
+    phone: str = PHONE_DE,
+    label: str = "AB 123 C",
+    code: str | None = None,
+) -> BotMessage:
+    """/register .. the card for a Teltonika FMB140 (plugin 44, or 37 with `code`)."""
     await to_imei_step(me)
-    await me.send(IMEI, expect="Phone number")
-    await me.send(PHONE_DE, expect="APN")
+    await me.send(imei, expect="Phone number")
+    await me.send(phone, expect="APN")
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
     await me.send(label, expect="Which group")
-    await me.tap("Main office", expect="Check and register")
+    if code is None:
+        return await me.tap("Main office", expect=CARD)
+    await me.tap("Main office", expect="Activation code")
+    return await me.send(code, expect=CARD)
+
+
+async def register(
+    me: Installer, card: BotMessage | None = None, expect: str = "Registered"
+) -> BotMessage:
+    """Tap Register on the card (the last message by default); the card itself is edited
+    with the outcome, which is returned."""
+    return await me.tap(REGISTER, on=card or me.last(), expect=expect, new_message=False)

@@ -30,6 +30,7 @@ def run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # runs `python -m bot` as a process
 def test_missing_settings_exit_2_with_one_line_each(tmp_path: Path) -> None:
     result = run_bot({}, tmp_path)
     assert result.returncode == 2
@@ -41,6 +42,7 @@ def test_missing_settings_exit_2_with_one_line_each(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e  # runs `python -m bot` as a process
 def test_invalid_values_are_named_but_never_echoed(tmp_path: Path) -> None:
     secret_token = "not-a-token-SECRET123"
     result = run_bot(
@@ -98,6 +100,7 @@ def test_login_and_password_are_an_alternative_to_the_key() -> None:
     ]
 
 
+@pytest.mark.e2e  # runs `python -m bot` as a process
 def test_unreachable_telegram_is_one_clear_line(tmp_path: Path) -> None:
     result = run_bot(
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.navixy_outcomes import RetryOutcome, classify_retry_error, ends_watch
 from bot.domain.watch import (
     Check,
     CheckResult,
@@ -12,15 +13,12 @@ from bot.domain.watch import (
     DistanceVerdict,
     LadderFlags,
     Phase,
-    RetryOutcome,
-    Step,
+    Rung,
     WatchPolicy,
-    classify_retry_error,
     distance_verdict,
-    ends_watch,
     evaluate_checks,
     haversine_m,
-    ladder_steps,
+    ladder_rungs,
     next_guided,
     poll_due,
     poll_interval,
@@ -79,26 +77,26 @@ def test_poll_due() -> None:
 
 def test_ladder_fires_each_step_once_in_order() -> None:
     flags = LadderFlags()
-    assert ladder_steps(POLICY, 4 * MIN, flags) == []
-    assert ladder_steps(POLICY, 5 * MIN, flags) == [Step.AUTO_RETRY]
+    assert ladder_rungs(POLICY, 4 * MIN, flags) == []
+    assert ladder_rungs(POLICY, 5 * MIN, flags) == [Rung.AUTO_RETRY]
     flags = LadderFlags(auto_retry_done=True)
-    assert ladder_steps(POLICY, 10 * MIN, flags) == []
-    assert ladder_steps(POLICY, 15 * MIN, flags) == [Step.OPTIONS]
+    assert ladder_rungs(POLICY, 10 * MIN, flags) == []
+    assert ladder_rungs(POLICY, 15 * MIN, flags) == [Rung.OPTIONS]
     flags = LadderFlags(auto_retry_done=True, options_sent=True)
-    assert ladder_steps(POLICY, 29 * MIN, flags) == []
-    assert ladder_steps(POLICY, 30 * MIN, flags) == [Step.ESCALATE]
+    assert ladder_rungs(POLICY, 29 * MIN, flags) == []
+    assert ladder_rungs(POLICY, 30 * MIN, flags) == [Rung.ESCALATE]
     flags = LadderFlags(True, True, True)
-    assert ladder_steps(POLICY, 23 * 3600, flags) == []
-    assert ladder_steps(POLICY, 24 * 3600, flags) == [Step.EXPIRE]
+    assert ladder_rungs(POLICY, 23 * 3600, flags) == []
+    assert ladder_rungs(POLICY, 24 * 3600, flags) == [Rung.EXPIRE]
 
 
 def test_ladder_catches_up_after_an_outage() -> None:
-    assert ladder_steps(POLICY, 40 * MIN, LadderFlags()) == [
-        Step.AUTO_RETRY,
-        Step.OPTIONS,
-        Step.ESCALATE,
+    assert ladder_rungs(POLICY, 40 * MIN, LadderFlags()) == [
+        Rung.AUTO_RETRY,
+        Rung.OPTIONS,
+        Rung.ESCALATE,
     ]
-    assert ladder_steps(POLICY, 25 * 3600, LadderFlags()) == [Step.EXPIRE]
+    assert ladder_rungs(POLICY, 25 * 3600, LadderFlags()) == [Rung.EXPIRE]
 
 
 def test_progress() -> None:

@@ -16,17 +16,14 @@ from tests.e2e import (
     IMEI,
     PHONE_DE,
     PLUGINS_NO_44,
-    Installer,
     installer,
+    register,
     to_imei_step,
 )
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e_photo import label_photo
 
-
-async def register(me: Installer) -> str:
-    done = await me.tap("✅ Register", expect="Registered", on=me.last(), new_message=False)
-    return done.text or ""
+pytestmark = pytest.mark.e2e
 
 
 async def test_device_with_manual_apn_and_skips(tg: FakeTelegram, bot: App) -> None:
@@ -55,7 +52,7 @@ async def test_device_id_assigned_by_the_platform(tg: FakeTelegram, bot: App) ->
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
     await me.send("Bus 3", expect="Which group")
     await me.tap("Main office", expect="Check and register")
-    assert "Tracker ID" in await register(me)
+    assert "Tracker ID" in ((await register(me)).text or "")
     assert tg.inputs[me.user.id] == 8
 
 
@@ -67,7 +64,7 @@ async def test_mobile_app_without_invitations(tg: FakeTelegram, bot: App) -> Non
     await me.tap("No group", expect="Phone number to text")
     await me.tap("Skip", expect="E-mail")
     await me.tap("Skip", expect="Check and register")
-    assert "X-GPS Tracker app" in await register(me)
+    assert "X-GPS Tracker app" in ((await register(me)).text or "")
     assert tg.inputs[me.user.id] == 7
 
 

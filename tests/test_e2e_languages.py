@@ -25,6 +25,9 @@ from bot.telegram.common import SERVICES_KEY, Services
 from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer, installer, make_settings, running_bot
 from tests.e2e import catalog_ready as _catalog_ready
 from tests.fakes.telegram import FakeTelegram
+from tests.helpers import FakeClock
+
+pytestmark = pytest.mark.e2e
 
 FSI, PDI = "\u2068", "\u2069"
 MIN = 60.0
@@ -129,14 +132,6 @@ PT = Script(
     waiting="⏳ Esperando a primeira conexão: 0 min",
     status_buttons=("🔄 Verificar agora", "✖ Parar de acompanhar"),
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

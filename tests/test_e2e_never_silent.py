@@ -43,6 +43,8 @@ from tests.test_e2e_reliability import (
     to_phone_step,
 )
 
+pytestmark = pytest.mark.e2e
+
 IDLE_HINT = "No registration is open"
 REGISTER_BUTTON = "📟 Register a device"
 STICKER_TEXT_FALLBACK = "👍"

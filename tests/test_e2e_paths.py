@@ -17,19 +17,23 @@ from bot.sandbox import DropBeforeCommit, ErrorFault, NavixySandbox, RawHttp
 from bot.telegram.common import SERVICES_KEY, Services
 from tests.e2e import (
     ACTIVATION_CODES,
+    CARD,
     IMEI,
     IMEI_2,
     PHONE_DE,
     PLUGINS_NO_44,
+    REGISTER,
     STRANGER_ID,
     Installer,
     installer,
+    register,
     to_imei_step,
+    to_summary,
 )
 from tests.fakes.telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 
-CARD = "Check and register"
-REGISTER = "✅ Register"
+pytestmark = pytest.mark.e2e
+
 MOBILE = "📱 X-GPS mobile app"
 CODE = ACTIVATION_CODES[0]
 PHONE_2 = "+49 170 7654321"  # another Telekom number
@@ -44,31 +48,6 @@ def only_call(sandbox: NavixySandbox, action: str = "tracker/register") -> dict[
     calls = sandbox.calls_to(action)
     assert len(calls) == 1, [c.params for c in calls]
     return calls[0].params
-
-
-async def to_summary(
-    me: Installer,
-    *,
-    imei: str = IMEI,
-    phone: str = PHONE_DE,
-    label: str = "AB 123 C",
-    code: str | None = None,
-) -> BotMessage:
-    """/register .. the card for a Teltonika FMB140 (plugin 44, or 37 with `code`)."""
-    await to_imei_step(me)
-    await me.send(imei, expect="Phone number")
-    await me.send(phone, expect="APN")
-    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
-    await me.send(label, expect="Which group")
-    if code is None:
-        return await me.tap("Main office", expect=CARD)
-    await me.tap("Main office", expect="Activation code")
-    return await me.send(code, expect=CARD)
-
-
-async def register(me: Installer, card: BotMessage, expect: str) -> BotMessage:
-    """Tap Register on the card; the card itself is edited with the outcome."""
-    return await me.tap(REGISTER, on=card, expect=expect, new_message=False)
 
 
 async def tap_expect_stale(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from bot.app import App
 from bot.sandbox import NavixySandbox
 from tests.e2e import IMEI, Installer, to_imei_step
 from tests.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.e2e
 
 ICCID = "8949226123456789012"
 
@@ -134,7 +137,7 @@ async def test_photo_first_offers_the_model_of_the_same_tac(
 # --------------------------------------------------------------------------- real phone shots
 # Label photos from the benchmark's camera model (bench/photo_corpus.py): a rendered label on
 # a device in a cluttered scene, perspective, blur, noise, Telegram's 1280 px JPEG.
-SHOTS = {
+SHOTS: dict[str, dict[str, Any]] = {
     # the IMEI code wider than half the frame (the label itself cut off by the frame)
     "close-up": {"closeup": 1.0, "glare": 0.0, "finger": 0.0, "motion": 0.0},
     # the label plane tilted 35-38 degrees away from the camera

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.sandbox import NavixySandbox
 from tests.e2e import (
@@ -12,20 +14,22 @@ from tests.e2e import (
     catalog_ready,
     installer,
     running_bot,
-    to_summary_fmb140,
+    to_summary,
 )
 from tests.fakes.telegram import FakeTelegram
 
+pytestmark = pytest.mark.e2e
+
 # The fixtures `tg`, `sandbox_kwargs`, `sandbox` and `bot` live in tests/conftest.py;
-# `installer`, `to_summary_fmb140` and `PLUGINS_NO_44` in tests/e2e.py (re-exported here).
-__all__ = ["PLUGINS_NO_44", "installer", "to_summary_fmb140"]
+# `installer`, `to_summary` and `PLUGINS_NO_44` in tests/e2e.py (re-exported here).
+__all__ = ["PLUGINS_NO_44", "installer", "to_summary"]
 
 
 async def test_full_registration_in_nine_inputs(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     me = installer(tg)
-    await to_summary_fmb140(me)
+    await to_summary(me)
     card = me.last()
     assert "356938035643809" in (card.text or "")
     assert "internet.telekom" in (card.text or "")
@@ -62,7 +66,7 @@ async def test_sandbox_mode_runs_the_stand_in_in_process(tg: FakeTelegram, tmp_p
     async with running_bot(settings) as app:
         await catalog_ready(app)
         me = installer(tg)
-        await to_summary_fmb140(me)
+        await to_summary(me)
         done = await me.tap("✅ Register", expect="Registered", on=me.last(), new_message=False)
         assert "Tracker ID: " in (done.text or "")
         sandbox: NavixySandbox = app.bot_data["sandbox"]

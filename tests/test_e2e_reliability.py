@@ -27,11 +27,11 @@ import pytest
 from telegram import Update
 
 import bot.services.registrar as registrar_module
-from bot.app import App, build_application, configure_logging
+from bot.app import App, build_application, configure_logging, resources_of
 from bot.config import Settings
 from bot.navixy.client import NavixyClient
 from bot.navixy.models import RegisterRequest
-from bot.sandbox import Delay, DropAfterCommit, ErrorFault, NavixySandbox
+from bot.sandbox import Delay, DropAfterCommit, ErrorFault, Hold, NavixySandbox
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
 from bot.storage.migrations import MIGRATIONS
@@ -43,17 +43,20 @@ from tests.e2e import (
     INSTALLER_IDS,
     PHONE_DE,
     PLUGINS_NO_44,
+    REGISTER,
     Installer,
     catalog_ready,
     installer,
     make_settings,
     running_bot,
     to_imei_step,
+    to_summary,
 )
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[1]
-REGISTER = "✅ Register"
 LABEL = "AB 123 C"
 GROUP_ID = 129301
 APN_PASSWORD = "Pw-7f3kQz9x"
@@ -90,11 +93,6 @@ async def phone_to_summary(me: Installer, *, timeout: float = 5.0) -> BotMessage
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
     await me.send(LABEL, expect="Which group")
     return await me.tap("Main office", expect="Check and register")
-
-
-async def to_summary(me: Installer) -> BotMessage:
-    await to_phone_step(me)
-    return await phone_to_summary(me)
 
 
 async def mobile_to_summary(me: Installer, label: str = "Driver Anna") -> BotMessage:
@@ -149,9 +147,9 @@ async def crash(app: App) -> None:
     await app.updater.stop()
     await app.stop()
     await app.bot.shutdown()
-    svc = services_of(app)
-    await svc.client.aclose()
-    await svc.db.close()
+    resources = resources_of(app)
+    await resources.client.aclose()
+    await resources.db.close()
 
 
 @contextlib.asynccontextmanager
@@ -516,11 +514,13 @@ async def test_timeout_before_commit_then_retry_finds_it(
     me = installer(tg)
     async with bot_running(settings):
         card = await to_summary(me)
-        sandbox.inject("tracker/register", Delay(1.5))
+        late = Hold()
+        sandbox.inject("tracker/register", late)
         failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
         assert "🔁 Retry" in failed.button_texts()
         assert not sandbox.trackers  # the lookup ran before the late commit
         assert [r["status"] for r in journal(db_path)] == ["unknown"]
+        late.release()
         async with asyncio.timeout(5):
             await sandbox.wait_for_calls("tracker/register")  # the late commit
         done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
@@ -546,7 +546,8 @@ async def test_late_commit_after_a_restart_is_found_on_retry(
     try:
         await catalog_ready(first)
         card = await to_summary(me)
-        sandbox.inject("tracker/register", Delay(4.0))
+        late = Hold()
+        sandbox.inject("tracker/register", late)
         failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
     finally:
         await crash(first)
@@ -555,7 +556,8 @@ async def test_late_commit_after_a_restart_is_found_on_retry(
             await sandbox.wait_for_calls("tracker/list", 3)  # the start-up lookup
         assert not sandbox.trackers
         assert [r["status"] for r in journal(db_path)] == ["unknown"]
-        async with asyncio.timeout(8):
+        late.release()
+        async with asyncio.timeout(5):
             await sandbox.wait_for_calls("tracker/register")  # the late commit
         done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
 
@@ -584,7 +586,8 @@ async def test_late_commit_after_a_restart_224_is_resolved_as_ours(
     try:
         await catalog_ready(first)
         card = await to_summary(me)
-        sandbox.inject("tracker/register", Delay(4.0))
+        late = Hold()
+        sandbox.inject("tracker/register", late)
         failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
     finally:
         await crash(first)
@@ -593,7 +596,8 @@ async def test_late_commit_after_a_restart_224_is_resolved_as_ours(
             await sandbox.wait_for_calls("tracker/list", 3)  # the start-up lookup
         assert not sandbox.trackers
         await eventually(lambda: [r["status"] for r in journal(db_path)] == ["failed"])
-        async with asyncio.timeout(8):
+        late.release()
+        async with asyncio.timeout(5):
             await sandbox.wait_for_calls("tracker/register")  # the late commit
         done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
 
@@ -616,8 +620,10 @@ async def test_timeout_before_commit_then_retry_mobile_app_no_second_tracker(
     me = installer(tg)
     async with bot_running(settings):
         card = await mobile_to_summary(me)
-        sandbox.inject("tracker/register", Delay(1.5))
+        late = Hold()
+        sandbox.inject("tracker/register", late)
         failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
+        late.release()
         async with asyncio.timeout(5):
             await sandbox.wait_for_calls("tracker/register")
         done = await me.tap("🔁 Retry", on=failed, new_message=False, expect="Registered")
@@ -636,11 +642,13 @@ async def test_retry_too_soon_for_a_platform_assigned_id_waits_for_navixy(
     me = installer(tg)
     async with bot_running(settings):
         card = await mobile_to_summary(me)
-        sandbox.inject("tracker/register", Delay(2.5))
+        late = Hold()
+        sandbox.inject("tracker/register", late)
         failed = await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
         waiting = await me.tap(
             "🔁 Retry", on=failed, new_message=False, expect="has not confirmed the registration"
         )
+        late.release()
         await eventually(lambda: bool(sandbox.trackers), timeout=10, what="the late commit")
         done = await me.tap("🔁 Retry", on=waiting, new_message=False, expect="Registered")
 
@@ -659,11 +667,13 @@ async def test_cancel_after_no_answer_then_the_late_tracker_is_announced(
     me = installer(tg)
     async with bot_running(settings) as app:
         card = await to_summary(me)
-        sandbox.inject("tracker/register", Delay(2.0))
+        late = Hold()
+        sandbox.inject("tracker/register", late)
         await me.tap(REGISTER, on=card, new_message=False, expect="did not answer")
         cancelled = await me.send("/cancel", expect="Cancelled")
         assert "I keep checking" in (cancelled.text or "")
         assert "Nothing was registered" not in (cancelled.text or "")
+        late.release()
         await eventually(lambda: bool(sandbox.trackers), timeout=10, what="the late commit")
         assert app.job_queue is not None
         (job,) = app.job_queue.get_jobs_by_name("journal-resolve")
@@ -1340,7 +1350,7 @@ async def test_malformed_rows_are_quarantined_and_everyone_is_served(
         """,
     )
     ivan, olga = installer(tg, 100), installer(tg, 101, name="Olga")
-    with caplog.at_level(logging.WARNING, logger="bot.storage.persistence"):
+    with caplog.at_level(logging.WARNING, logger="bot.storage.conversations"):
         async with bot_running(settings):
             await ivan.send("/register", expect="Which device?")
             await olga.send("/register", expect="Which device?")

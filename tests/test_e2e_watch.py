@@ -33,25 +33,18 @@ from tests.e2e import (
     catalog_ready,
     installer,
     make_settings,
+    register,
     running_bot,
-    to_summary_fmb140,
+    to_summary,
 )
 from tests.fakes.telegram import BotMessage, FakeTelegram
+from tests.helpers import FakeClock
+
+pytestmark = pytest.mark.e2e
 
 MIN = 60.0
 HEADING = "📡"
 DEVICE_AT = (52.5200, 13.4050)
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_750_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -99,11 +92,10 @@ async def tick(app: App, clock: FakeClock, seconds: float = 0.0) -> None:
     await watcher(app).tick()
 
 
-async def register(me: Installer) -> BotMessage:
+async def register_and_watch(me: Installer) -> BotMessage:
     """Register the FMB140 through the chat; returns the watch's status message."""
-    await to_summary_fmb140(me)
-    card = me.last()
-    await me.tap("✅ Register", expect="Registered", on=card, new_message=False)
+    card = await to_summary(me)
+    await register(me, card)
     return await me.tg.wait_for_message(
         me.chat, lambda m: HEADING in (m.text or ""), after=card.message_id
     )
@@ -135,7 +127,7 @@ async def test_online_path_pin_once_status_edited_and_guided_checks(
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=60, location=DEVICE_AT))
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     assert "Waiting for the first connection: 0 min" in (status.text or "")
     assert status.button_texts() == ["🔄 Check now", "✖ Stop watching"]
 
@@ -216,7 +208,7 @@ async def test_never_online_until_a_retry_from_the_chat(
     sandbox.script_device(IMEI, DeviceScript(online_after=30, needs_retry=True))
     sandbox.inject("tracker/register_retry", ErrorFault(8))  # the automatic retry fails
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
 
     await tick(app, clock, 5 * MIN)
     (auto,) = sandbox.calls_to("tracker/register_retry")
@@ -249,7 +241,7 @@ async def test_retry_with_a_changed_apn(
     sandbox.script_device(IMEI, DeviceScript(online_after=30, needs_retry=True))
     sandbox.inject("tracker/register_retry", ErrorFault(8))
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     await tick(app, clock, 5 * MIN)
     await tick(app, clock, 10 * MIN)
     options = await tg.wait_for_message(me.chat, lambda m: "is not online after" in (m.text or ""))
@@ -288,7 +280,7 @@ async def test_silent_device_ladder_escalates_to_admins_and_ends(
     admin = tg.user(ADMIN_ID, "Anna")
     admin_chat = tg.private_chat(admin, started=True)
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     (tracker,) = sandbox.trackers.values()
 
     await tick(app, clock, 5 * MIN)
@@ -328,7 +320,7 @@ async def test_retry_of_a_connected_device_is_good_news(
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=10))
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     clock.advance(11)  # online, but not polled yet
     listing = await me.send("/pending", expect="not online yet")
     reply = await me.tap("🔁 Retry", on=listing, expect="Good news")
@@ -346,7 +338,7 @@ async def test_check_now_button_and_stop(
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=None))
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     query = await tg.press_button(me.user, me.chat, status.message_id, "🔄 Check now")
     answer = await tg.wait_for_callback_answer(query)
     assert "Not connected yet" in answer["text"]
@@ -391,7 +383,7 @@ async def test_restart_while_watching_resumes_and_completes(
     async with running_bot(settings) as first:
         await catalog_ready(first)
         watcher(first).clock = clock
-        status = await register(me)
+        status = await register_and_watch(me)
         await tick(first, clock, 15)
     clock.advance(60)  # the device connects while the bot is down
     async with running_bot(settings) as second:
@@ -503,7 +495,7 @@ async def test_poller_backs_off_on_rate_limit_errors(
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=60))
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     # The client retries a read 3 times, then the poller pauses.
     sandbox.inject("tracker/get_states", ErrorFault(15), times=4)
     await tick(app, clock, 61)
@@ -534,7 +526,7 @@ async def test_the_real_job_polls_with_short_intervals(tg: FakeTelegram, tmp_pat
         async with running_bot(settings) as application:
             await catalog_ready(application)
             me = installer(tg)
-            status = await register(me)
+            status = await register_and_watch(me)
             await tg.wait_until(lambda: tg.calls("sendLocation"), timeout=10)
             await tg.wait_for_edit(
                 me.chat, status.message_id, lambda m: "🟢 Online" in (m.text or ""), timeout=10
@@ -574,7 +566,7 @@ async def test_a_command_abandons_the_apn_entry(
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=None))
     me = installer(tg)
-    status = await register(me)
+    status = await register_and_watch(me)
     await tick(app, clock, 15 * MIN)  # automatic retry and options
     await me.tap("✏️ New APN + retry", on=current(tg, me, status.message_id), expect="APN name")
     await me.send("/register", expect="Which device?")

@@ -38,16 +38,12 @@ from telegram.ext import (
 )
 
 from tests.fakes.telegram import BotMessage, FakeTelegram
+from tests.helpers import FakeClock
+
+# The loopback stand-in servers themselves, over real HTTP.
+pytestmark = pytest.mark.e2e
 
 Ctx = ContextTypes.DEFAULT_TYPE
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -398,7 +394,7 @@ async def test_chat_access_rules(tg: FakeTelegram) -> None:
 
 
 async def test_callback_answer_too_old_and_twice() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     async with FakeTelegram(clock=clock) as tg:
         app = build(tg)
         release = asyncio.Event()
@@ -774,7 +770,7 @@ async def test_token_unknown_method_and_extras(tg: FakeTelegram) -> None:
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_flood_control() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     async with FakeTelegram(clock=clock, flood_limit=3) as tg:
         ivan = tg.user(100)
         chat = tg.private_chat(ivan, started=True)

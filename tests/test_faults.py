@@ -34,11 +34,10 @@ from typing import Any
 import pytest
 
 import bot.services.registrar as registrar_module
-from bot.app import App
+from bot.app import RESOURCES_KEY, App
 from bot.navixy.client import NavixyClient
 from bot.navixy.models import RegisterRequest
 from bot.sandbox import Delay, DropAfterCommit, DropBeforeCommit, ErrorFault, Fault, NavixySandbox
-from bot.telegram.common import SERVICES_KEY
 from tests.e2e import Installer, catalog_ready, make_settings, running_bot
 from tests.fakes.faulty_telegram import FaultyTelegram, TgDrop, TgError, TgHold
 from tests.fakes.telegram import BotMessage, FakeTelegram
@@ -63,7 +62,7 @@ TIMEOUT = 0.3  # the bot's Navixy timeout in the suite (s)
 SETTLE = timedelta(seconds=1.5)  # > the longest injected latency: Navixy is done by then
 ID = re.compile(r"Tracker ID: (\d+)")
 
-pytestmark = pytest.mark.timeout(1800 if LONG else 120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800 if LONG else 120)]
 
 
 @pytest.fixture
@@ -339,7 +338,7 @@ async def test_registrations_under_random_navixy_and_telegram_faults(
                 await asyncio.gather(*(installer_queue(i) for i in range(INSTALLERS)))
                 # The last lost results: the journal job delivers them.
                 proxy.calm()
-                await _until_delivered(app.bot_data[SERVICES_KEY])
+                await _until_delivered(app.bot_data[RESOURCES_KEY])
                 await tg.wait_idle()
             finally:
                 journal_job.schedule_removal()

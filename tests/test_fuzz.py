@@ -42,8 +42,8 @@ from bot.app import App
 from bot.domain.device_id import luhn_check_digit
 from bot.domain.phone import check_phone, format_phone
 from bot.sandbox import NavixySandbox
-from bot.storage.persistence import WRITE_THROUGH_GROUP
-from bot.telegram.conversation import CONVERSATION_NAME
+from bot.telegram.persistence import WRITE_THROUGH_GROUP
+from bot.telegram.questions import CONVERSATION_NAME
 from tests.e2e import (
     ADMIN_ID,
     Installer,
@@ -53,6 +53,8 @@ from tests.e2e import (
 )
 from tests.fakes.telegram import ApiCall, BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.test_e2e_photo import label_photo
+
+pytestmark = pytest.mark.e2e
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +304,7 @@ class Fuzzer:
                 reply_to=reply_to,
             )
         elif kind == "other":
-            content = rng.choice(
+            content: dict[str, Any] = rng.choice(
                 [
                     {"sticker": _STICKER},
                     {"voice": _VOICE},

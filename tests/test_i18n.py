@@ -184,7 +184,8 @@ def _problems(msgid: str | tuple[str, str], msgstr: str | tuple[str, ...], **kw:
     single = catalogs.single_value_forms(catalog.plural_expr, catalog.num_plurals)
     message = catalog[msgid[0] if isinstance(msgid, tuple) else msgid]
     rtl = catalog.locale is not None and catalog.locale.character_order == "right-to-left"
-    return catalogs.problems(message, catalog.num_plurals, single, rtl=rtl)
+    problems: list[str] = catalogs.problems(message, catalog.num_plurals, single, rtl=rtl)
+    return problems
 
 
 def test_check_accepts_a_good_translation() -> None:

@@ -27,26 +27,24 @@ from telegram.error import BadRequest
 from bot.domain.device_id import IdKind, IdProblem, IdRule
 from bot.domain.draft import Draft, Step
 from bot.domain.fields import FieldProblem
+from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.phone import PhoneProblem
 from bot.domain.watch import (
     Check,
     CheckResult,
     Connection,
     Phase,
-    RetryOutcome,
     StateSummary,
+    Watch,
     WatchPolicy,
 )
 from bot.i18n import LANGUAGE_NAMES, Translator, available_languages, locales_dir, translator
 from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
-from bot.storage.watches import Watch
 from bot.telegram import delivery, texts
 from bot.telegram import watch_texts as wt
-from bot.telegram.common import cb
-from bot.telegram.language import CALLBACK_PREFIX
-from bot.telegram.watch import wcb
+from bot.telegram.callback import DraftButton, LanguageButton, WatchButton
 from tests.fakes.telegram import FakeTelegram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -141,8 +139,8 @@ def _entries(language: str) -> Iterator[tuple[str, str, bool]]:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         is_html = html_problem(ids[-1]) is None
         for text in strings:
-            filled = _fill(text or ids[0])
-            yield ids[0], filled if is_html else escape(filled), is_html
+            filled = _fill(str(text or ids[0]))
+            yield str(ids[0]), filled if is_html else escape(filled), is_html
 
 
 async def _send_all(bot: Bot, chat_id: int, items: list[tuple[str, str]]) -> list[str]:
@@ -163,6 +161,7 @@ async def _send_all(bot: Bot, chat_id: int, items: list[tuple[str, str]]) -> lis
     return failures
 
 
+@pytest.mark.e2e  # through the fake Bot API server
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_every_catalog_entry_is_valid_telegram_html(
     tg_bot: tuple[FakeTelegram, Bot, int], language: str
@@ -402,8 +401,13 @@ def _messages(_: Translator) -> Iterator[str]:
             for disabled in (True, False):
                 yield wt.manual_config(_, model, server, commands_disabled=disabled)
     yield wt.online_card(_, watch, can_request_location=True)
-    for metres, near, age in ((12.0, True, None), (2500.0, False, 900.0), (800.0, False, None)):
-        yield wt.distance_verdict(_, metres, near, age)
+    cases: list[tuple[float, bool, float | None]] = [
+        (12.0, True, None),
+        (2500.0, False, 900.0),
+        (800.0, False, None),
+    ]
+    for metres, near, fix_age in cases:
+        yield wt.distance_verdict(_, metres, near, fix_age)
     yield wt.no_location_to_compare(_)
     yield wt.tips(_)
     yield wt.installer_escalated(_)
@@ -419,7 +423,7 @@ def _messages(_: Translator) -> Iterator[str]:
 def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
     """(label, the callback data it really carries)."""
     draft = _draft()
-    card = cb(draft, "register")
+    card = DraftButton.data(draft, "register")
     long_id = 123456789012345678  # 18 digits: the longest a watch callback allows
     yield from (
         (texts.button_register(_), card),
@@ -435,27 +439,33 @@ def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
         (texts.button_start_register(_), "start:register"),
         (texts.button_change_device_id(_), card),
         (texts.button_type_instead(_), card),
-        (texts.button_use_id(_, "356938035643809"), cb(draft, "id:356938035643809")),
-        (texts.button_same_model(_, "Teltonika FMB140"), cb(draft, "model:" + "x" * 40)),
+        (texts.button_use_id(_, "356938035643809"), DraftButton.data(draft, "id:356938035643809")),
+        (
+            texts.button_same_model(_, "Teltonika FMB140"),
+            DraftButton.data(draft, "model:" + "x" * 40),
+        ),
         (texts.use_apn_button(_, "Deutsche Telekom", "internet.telekom"), card),
-        (texts.button_language_auto(_), CALLBACK_PREFIX + "auto"),
-        (wt.button_check(_), wcb(long_id, "check")),
-        (wt.button_check_again(_), wcb(long_id, "check")),
-        (wt.button_retry(_), wcb(long_id, "retry")),
-        (wt.button_apn(_), wcb(long_id, "apn")),
-        (wt.button_stop(_), wcb(long_id, "stop")),
-        (wt.button_finish(_), wcb(long_id, "fin")),
-        (wt.button_skip(_), wcb(long_id, "skip")),
-        (wt.button_pending_check(_, "A label of forty characters, or longer!"), wcb(long_id, "p")),
-        (wt.button_pending_retry(_), wcb(long_id, "retry")),
+        (texts.button_language_auto(_), LanguageButton("auto").pack()),
+        (wt.button_check(_), WatchButton.data(long_id, "check")),
+        (wt.button_check_again(_), WatchButton.data(long_id, "check")),
+        (wt.button_retry(_), WatchButton.data(long_id, "retry")),
+        (wt.button_apn(_), WatchButton.data(long_id, "apn")),
+        (wt.button_stop(_), WatchButton.data(long_id, "stop")),
+        (wt.button_finish(_), WatchButton.data(long_id, "fin")),
+        (wt.button_skip(_), WatchButton.data(long_id, "skip")),
+        (
+            wt.button_pending_check(_, "A label of forty characters, or longer!"),
+            WatchButton.data(long_id, "p"),
+        ),
+        (wt.button_pending_retry(_), WatchButton.data(long_id, "retry")),
         (wt.share_location_button(_), "-"),
     )
     for check in Check:
-        yield wt.button_ignition(_, check), wcb(long_id, "ign")
+        yield wt.button_ignition(_, check), WatchButton.data(long_id, "ign")
     for step in Step:
-        yield texts.field_name(_, step), cb(draft, f"field:{step.value}")
+        yield texts.field_name(_, step), DraftButton.data(draft, f"field:{step.value}")
     for language in LANGUAGES:
-        yield LANGUAGE_NAMES.get(language, language), CALLBACK_PREFIX + language
+        yield LANGUAGE_NAMES.get(language, language), LanguageButton(language).pack()
 
 
 def _alerts(_: Translator) -> Iterator[str]:
@@ -468,6 +478,7 @@ def _alerts(_: Translator) -> Iterator[str]:
     yield wt.navixy_busy(_)
 
 
+@pytest.mark.e2e  # through the fake Bot API server
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_every_message_function_renders_and_sends(
     tg_bot: tuple[FakeTelegram, Bot, int], language: str

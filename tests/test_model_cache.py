@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.navixy.models import Battery, Connection, DeviceModel
 from bot.storage.db import Database
@@ -17,17 +14,6 @@ from bot.storage.model_cache import ModelCache
 
 T = 10
 SHIPPED = Path(__file__).resolve().parents[1] / "bot" / "sandbox" / "data" / "navixy-models.json"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with asyncio.timeout(T):
-        database = await Database.open(tmp_path / "bot.db")
-    try:
-        yield database
-    finally:
-        async with asyncio.timeout(T):
-            await database.close()
 
 
 def _models() -> list[DeviceModel]:

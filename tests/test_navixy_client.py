@@ -421,16 +421,18 @@ async def test_read_calls_do_not_retry_real_errors(code: int) -> None:
     assert len(navixy.requests) == 1
 
 
-async def test_backoff_grows_exponentially(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.navixy")
+async def test_backoff_grows_exponentially(monkeypatch: pytest.MonkeyPatch) -> None:
+    delays: list[float] = []
+    original = NavixyClient._delay
+
+    def recorded(self: NavixyClient, attempt: int) -> float:
+        delays.append(original(self, attempt))
+        return delays[-1]
+
+    monkeypatch.setattr(NavixyClient, "_delay", recorded)
     navixy = Navixy(tracker__group__list=[fail(8), fail(8), fail(8), ok(list=[])])
     async with client(navixy, read_retries=3, backoff=0.01) as nc:
         assert await nc.list_groups() == []
-    delays = [
-        float(r.getMessage().split(" in ")[1].split(" s")[0])
-        for r in caplog.records
-        if "retry" in r.getMessage()
-    ]
     assert len(delays) == 3
     for delay, base in zip(delays, [0.01, 0.02, 0.04], strict=True):
         assert base <= delay <= base * 1.1 + 0.005

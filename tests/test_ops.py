@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app import RESOURCES_KEY
 from bot.config import load_settings
 from bot.logs import setup_logging
 from bot.ops import startup
 from bot.ops.instance import InstanceLock
 from bot.ops.polling import BackgroundErrors, RepeatLimiter
 from bot.sandbox import NavixySandbox
-from tests.e2e import catalog_ready, installer, make_settings, running_bot, to_summary_fmb140
+from tests.e2e import catalog_ready, installer, make_settings, running_bot, to_summary
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e_reliability import REPO, bot_processes, process_env
 
@@ -212,7 +213,7 @@ async def test_health_readiness_and_metrics(
         assert ready.json() == {"status": "ready"}
 
         me = installer(tg)
-        await to_summary_fmb140(me)
+        await to_summary(me)
         await me.tap("✅ Register", new_message=False, expect="Registered")
         metrics = (await http.get("/metrics")).text
         assert 'installer_bot_registrations_total{outcome="success"} 1.0' in metrics
@@ -240,7 +241,7 @@ async def test_health_readiness_and_metrics(
         assert "model telfmb140" in completed()[0]
 
         # The database goes away: not ready, and it says why.
-        await app.bot_data["services"].db.close()
+        await app.bot_data[RESOURCES_KEY].db.close()
         not_ready = await http.get("/readyz")
         assert not_ready.status_code == 503
         assert any("database not writable" in p for p in not_ready.json()["problems"])
@@ -325,9 +326,9 @@ async def test_backup_of_the_running_database_is_consistent(
     bot: Any, tg: FakeTelegram, tmp_path: Path
 ) -> None:
     me = installer(tg)
-    await to_summary_fmb140(me)
+    await to_summary(me)
     await me.tap("✅ Register", new_message=False, expect="Registered")
-    db = bot.bot_data["services"].db.path
+    db = bot.bot_data[RESOURCES_KEY].db.path
     dest = tmp_path / "backups"
     dest.mkdir()
     proc = await asyncio.create_subprocess_exec(

@@ -10,6 +10,7 @@ import struct
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,7 +39,7 @@ MEID = "A10000009296F2"
 Z = zxingcpp.BarcodeFormat
 
 
-def bars(content: str, module: int = 3, height: int = 80, fmt: object = Z.Code128) -> Image.Image:
+def bars(content: str, module: int = 3, height: int = 80, fmt: Any = Z.Code128) -> Image.Image:
     code = zxingcpp.create_barcode(content, fmt)
     row = np.asarray(code.to_image(scale=1, add_quiet_zones=True))[0]
     return Image.fromarray(np.tile(np.repeat(row, module), (height, 1)), "L")

@@ -18,9 +18,14 @@ from bot.sandbox import (
     DropAfterCommit,
     DropBeforeCommit,
     ErrorFault,
+    Hold,
     NavixySandbox,
     RawHttp,
 )
+from tests.helpers import FakeClock
+
+# The loopback stand-in servers themselves, over real HTTP.
+pytestmark = pytest.mark.e2e
 
 KEY = "a6aa75587e5c59c32d347da438505fc3"
 OTHER_KEY = "b6aa75587e5c59c32d347da438505fc3"
@@ -30,25 +35,14 @@ CODE = "123123123"
 IMEI = "986575154632586"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
 def rate_clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 def make_sandbox(clock: FakeClock, rate_clock: FakeClock, **kwargs: Any) -> NavixySandbox:
@@ -103,7 +97,7 @@ def reg(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-async def register(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+async def register_tracker(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     status, body = await post(client, "tracker/register", **reg(**overrides))
     assert status == 200, body
     tracker: dict[str, Any] = body["value"]
@@ -355,7 +349,7 @@ async def test_register_success(
         "user",
         "passwd",
     )
-    assert tracker.created_at == clock.t
+    assert tracker.created_at == clock.now
     assert tracker.source_id == value["source"]["id"]
     call = sandbox.calls_to("tracker/register")[0]
     assert (call.http_status, call.response) == (200, body)
@@ -421,7 +415,7 @@ async def test_register_mobile_app(client: httpx.AsyncClient) -> None:
 
 
 async def test_register_generated_n_m_id(client: httpx.AsyncClient) -> None:
-    value = await register(client, model="tt1_wp", device_id=None)  # id_type "10,2"
+    value = await register_tracker(client, model="tt1_wp", device_id=None)  # id_type "10,2"
     assert re.fullmatch(r"2\d{9}", value["source"]["device_id"])
 
 
@@ -537,11 +531,13 @@ async def test_register_invalid_parameters(
 
 
 async def test_register_accepts_other_id_types(client: httpx.AsyncClient) -> None:
-    await register(client, device_id="3569380356438091")  # 16-digit IMEI
-    await register(client, model="box", device_id="12345678", phone="4917000001")
-    await register(client, model="calamp_lmu2630", device_id="A10000009296F2", phone="4917000002")
-    await register(client, model="navixy_ngp", device_id="fleet-sensor-0042", phone=None)
-    await register(client, model="navixy_ngp", device_id="a" * 32, phone=None)
+    await register_tracker(client, device_id="3569380356438091")  # 16-digit IMEI
+    await register_tracker(client, model="box", device_id="12345678", phone="4917000001")
+    await register_tracker(
+        client, model="calamp_lmu2630", device_id="A10000009296F2", phone="4917000002"
+    )
+    await register_tracker(client, model="navixy_ngp", device_id="fleet-sensor-0042", phone=None)
+    await register_tracker(client, model="navixy_ngp", device_id="a" * 32, phone=None)
 
 
 @pytest.mark.parametrize(
@@ -565,12 +561,12 @@ async def test_register_entity_errors(
 
 
 async def test_register_group(client: httpx.AsyncClient) -> None:
-    value = await register(client, group_id=129302)
+    value = await register_tracker(client, group_id=129302)
     assert value["group_id"] == 129302
 
 
 async def test_register_duplicates(client: httpx.AsyncClient, sandbox: NavixySandbox) -> None:
-    await register(client)
+    await register_tracker(client)
     status, body = await post(client, "tracker/register", **reg(phone="4917000009"))
     assert (status, body) == (400, error(224, "Device ID already in use"))
     status, body = await post(client, "tracker/register", **reg(device_id="356938035643809"))
@@ -610,7 +606,9 @@ async def test_register_account_limits(clock: FakeClock, rate_clock: FakeClock) 
 
 async def test_tracker_list_labels_contains(client: httpx.AsyncClient) -> None:
     for i, label in enumerate(["aa1", "bb2", "cc3"]):
-        await register(client, label=label, device_id=f"35693803564380{i}", phone=f"491700000{i}")
+        await register_tracker(
+            client, label=label, device_id=f"35693803564380{i}", phone=f"491700000{i}"
+        )
     status, body = await post(client, "tracker/list", labels=["aa", "b"])
     assert [t["label"] for t in body["list"]] == ["aa1", "bb2"]
     response = await client.get("tracker/list", params={"labels": '["c3"]'})
@@ -638,7 +636,7 @@ async def state_of(client: httpx.AsyncClient, tracker_id: int) -> dict[str, Any]
 
 
 async def test_get_state_default_script(client: httpx.AsyncClient, clock: FakeClock) -> None:
-    tracker_id = (await register(client))["id"]
+    tracker_id = (await register_tracker(client))["id"]
     state = await state_of(client, tracker_id)
     assert state["connection_status"] == "just_registered"
     assert state["gps"]["updated"] is None and state["last_update"] is None
@@ -660,7 +658,7 @@ async def test_get_state_scripts(
     client: httpx.AsyncClient, sandbox: NavixySandbox, clock: FakeClock
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=5, gps_fix=False, offline_after=60))
-    tracker_id = (await register(client))["id"]
+    tracker_id = (await register_tracker(client))["id"]
     clock.advance(5)
     state = await state_of(client, tracker_id)
     assert state["connection_status"] == "idle"
@@ -674,7 +672,7 @@ async def test_get_state_scripts(
 
     never = "356938035643809"
     sandbox.script_device(never, DeviceScript(online_after=None))
-    other = (await register(client, device_id=never, phone="4917000001"))["id"]
+    other = (await register_tracker(client, device_id=never, phone="4917000001"))["id"]
     clock.advance(10_000)
     assert (await state_of(client, other))["connection_status"] == "just_registered"
 
@@ -689,7 +687,7 @@ async def test_needs_retry_and_register_retry(
     client: httpx.AsyncClient, sandbox: NavixySandbox, clock: FakeClock
 ) -> None:
     sandbox.script_device(IMEI, DeviceScript(online_after=20, needs_retry=True))
-    value = await register(client)
+    value = await register_tracker(client)
     tracker_id = value["id"]
     clock.advance(600)
     assert (await state_of(client, tracker_id))["connection_status"] == "just_registered"
@@ -730,7 +728,7 @@ async def test_register_retry_errors(client: httpx.AsyncClient, sandbox: NavixyS
     status, body = await post(client, "tracker/register_retry", tracker_id=1)
     assert (status, body) == (400, error(201, "Not found in database"))
 
-    tracker_id = (await register(client))["id"]
+    tracker_id = (await register_tracker(client))["id"]
     status, body = await post(
         client, "tracker/register_retry", tracker_id=tracker_id, apn_name="a,b"
     )
@@ -743,13 +741,15 @@ async def test_register_retry_errors(client: httpx.AsyncClient, sandbox: NavixyS
     status, body = await post(client, "tracker/register_retry", tracker_id=tracker_id)
     assert (status, body) == (403, error(208, "Device blocked"))
 
-    ngp = (await register(client, model="navixy_ngp", device_id="fleet-1", phone=None))["id"]
+    ngp = (await register_tracker(client, model="navixy_ngp", device_id="fleet-1", phone=None))[
+        "id"
+    ]
     status, body = await post(client, "tracker/register_retry", tracker_id=ngp)
     assert (status, body) == (
         400,
         error(214, "Requested operation or parameters are not supported by the device"),
     )
-    app = await register(
+    app = await register_tracker(
         client,
         model="mobile_unknown_xgps",
         plugin_id=35,
@@ -766,8 +766,8 @@ async def test_register_retry_errors(client: httpx.AsyncClient, sandbox: NavixyS
 async def test_get_states(
     client: httpx.AsyncClient, sandbox: NavixySandbox, clock: FakeClock
 ) -> None:
-    first = (await register(client))["id"]
-    second = (await register(client, device_id="356938035643809", phone="4917000001"))["id"]
+    first = (await register_tracker(client))["id"]
+    second = (await register_tracker(client, device_id="356938035643809", phone="4917000001"))["id"]
     sandbox.trackers[second].blocked = True
     clock.advance(30)
     status, body = await post(client, "tracker/get_states", trackers=[first, second, 7])
@@ -832,7 +832,7 @@ async def test_drop_before_commit(client: httpx.AsyncClient, sandbox: NavixySand
     assert sandbox.trackers == {}
     call = sandbox.calls_to("tracker/register")[0]
     assert (call.http_status, call.params, call.credential) == (0, reg(), KEY)
-    await register(client)
+    await register_tracker(client)
 
 
 async def test_delay_then_commit(client: httpx.AsyncClient, sandbox: NavixySandbox) -> None:
@@ -846,6 +846,19 @@ async def test_delay_then_commit(client: httpx.AsyncClient, sandbox: NavixySandb
     assert [t.device_id for t in sandbox.trackers.values()] == [IMEI]
     sandbox.inject("plugin/list", Delay(0.05))
     assert (await client.post("plugin/list", json={})).status_code == 200
+
+
+async def test_hold_until_released(client: httpx.AsyncClient, sandbox: NavixySandbox) -> None:
+    late = Hold()
+    sandbox.inject("tracker/register", late)
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post("tracker/register", json=reg(), timeout=0.1)
+    assert not sandbox.trackers  # held: nothing done yet
+    late.release()
+    async with asyncio.timeout(5):
+        [call] = await sandbox.wait_for_calls("tracker/register")
+    assert call.http_status == 200
+    assert [t.device_id for t in sandbox.trackers.values()] == [IMEI]
 
 
 async def test_raw_http(client: httpx.AsyncClient, sandbox: NavixySandbox) -> None:
@@ -913,7 +926,7 @@ async def test_logs_hold_no_secrets(
         auth = await c.post("user/auth", json={"login": LOGIN, "password": PASSWORD})
         session = auth.json()["hash"]
         await c.get("plugin/list", params={"hash": session})
-    await register(client, plugin_id=37, activation_code=CODE, apn_password="topsecret")
+    await register_tracker(client, plugin_id=37, activation_code=CODE, apn_password="topsecret")
     assert sandbox.calls_to("tracker/register")
     # Only the server side's logs (the test's own httpx client logs its URLs).
     text = "\n".join(
@@ -949,7 +962,7 @@ async def test_responses_parse_with_the_bot_models(
     assert TrackerGroup.model_validate(groups["list"][0]).title == "Main office"
     _, apn = await post(client, "apn_settings/read", phone="491701234567")
     assert ApnSettings.model_validate(apn["value"]).name == "internet.telekom"
-    tracker = Tracker.model_validate(await register(client))
+    tracker = Tracker.model_validate(await register_tracker(client))
     assert tracker.source.device_id == IMEI
     state = TrackerState.model_validate(await state_of(client, tracker.id))
     assert state.connection_status == "just_registered" and state.gps is not None

@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,17 +24,6 @@ from bot.storage.journal import (
 
 T = 10  # seconds: bound for every await in these tests
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with asyncio.timeout(T):
-        database = await Database.open(tmp_path / "bot.db")
-    try:
-        yield database
-    finally:
-        async with asyncio.timeout(T):
-            await database.close()
 
 
 async def _begin(

@@ -1,4 +1,5 @@
-"""bot/storage/persistence.py: a real PTB Application on a real SQLite file.
+"""The bot's PTB persistence (bot/telegram/persistence.py on bot/storage/conversations.py):
+a real PTB Application on a real SQLite file.
 
 No network: the Bot API is an `httpx.MockTransport` that answers getMe.
 """
@@ -28,14 +29,24 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.storage.conversations import ConversationTables
 from bot.storage.db import Database, DatabaseClosedError
-from bot.storage.persistence import (
+from bot.telegram.persistence import (
     WRITE_THROUGH_GROUP,
     SqlitePersistence,
     write_through_handler,
 )
 
 T = 10  # seconds: bound for every await in these tests
+
+
+def sqlite_persistence(
+    db: Database | None = None, *, path: str | Path | None = None, **options: Any
+) -> SqlitePersistence:
+    """The bot's persistence on the SQLite tables (as `bot.app` wires it)."""
+    return SqlitePersistence(ConversationTables(db, path=path), **options)
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHAT_ID = -100123
@@ -165,7 +176,7 @@ def read_file(
 
 async def test_write_through_survives_without_shutdown(tmp_path: Path) -> None:
     path = tmp_path / "data" / "bot.db"
-    first = build_app(SqlitePersistence(path=path))  # update_interval 60: no timed write
+    first = build_app(sqlite_persistence(path=path))  # update_interval 60: no timed write
     async with asyncio.timeout(T):
         await first.initialize()
     try:
@@ -182,7 +193,7 @@ async def test_write_through_survives_without_shutdown(tmp_path: Path) -> None:
         assert chats == {CHAT_ID: {"starts": 1}}
 
         # A new Application on the same file (the first one "crashed": never shut down).
-        second = build_app(SqlitePersistence(path=path))
+        second = build_app(sqlite_persistence(path=path))
         async with asyncio.timeout(T), second:
             assert second.user_data[USER_ID]["draft"]["name"] == "Van 12"
             await feed(second, "blue")  # only handled in state ASK_COLOR
@@ -204,7 +215,7 @@ async def test_write_through_survives_without_shutdown(tmp_path: Path) -> None:
 async def test_without_write_through_ptb_batches(tmp_path: Path) -> None:
     """The reason for write_through_handler: PTB alone writes only every 60 s / at shutdown."""
     path = tmp_path / "bot.db"
-    app = build_app(SqlitePersistence(path=path), write_through=False)
+    app = build_app(sqlite_persistence(path=path), write_through=False)
     async with asyncio.timeout(T), app:
         await feed(app, "/start")
         assert read_file(path)[0] == {}
@@ -214,10 +225,10 @@ async def test_without_write_through_ptb_batches(tmp_path: Path) -> None:
 
 async def test_conversation_resumes_in_int_state(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    app = build_app(SqlitePersistence(path=path))
+    app = build_app(sqlite_persistence(path=path))
     async with asyncio.timeout(T), app:
         await feed(app, "/start")
-    app = build_app(SqlitePersistence(path=path))
+    app = build_app(sqlite_persistence(path=path))
     async with asyncio.timeout(T), app:
         await feed(app, "Truck", "red")
         assert app.user_data[USER_ID]["done"]["name"] == "Truck"
@@ -225,24 +236,24 @@ async def test_conversation_resumes_in_int_state(tmp_path: Path) -> None:
 
 async def test_shared_database_and_flush(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    persistence = SqlitePersistence(path=path)
-    app = build_app(persistence)
+    tables = ConversationTables(path=path)
+    app = build_app(SqlitePersistence(tables))
     async with asyncio.timeout(T), app:
         # opened in initialize(), before post_init: the journal can share it
-        db = await persistence.database()
-        assert db is await persistence.database()
+        db = await tables.database()
+        assert db is await tables.database()
         assert db.path == path
         await feed(app, "/start")
     assert db.closed  # flush() closed the database it opened itself
 
     # re-initialising the same Application opens it again
     async with asyncio.timeout(T), app:
-        assert not (await persistence.database()).closed
+        assert not (await tables.database()).closed
         assert app.user_data[USER_ID]["draft"]["steps"] == ["start"]
 
     external = await Database.open(tmp_path / "other.db")
     try:
-        app = build_app(SqlitePersistence(external))
+        app = build_app(sqlite_persistence(external))
         async with asyncio.timeout(T), app:
             await feed(app, "/start")
         assert not external.closed  # not ours to close
@@ -260,7 +271,7 @@ async def test_bot_data_not_stored_by_default(tmp_path: Path) -> None:
         def __deepcopy__(self, memo: object) -> Any:
             raise TypeError("services must not be deep-copied")
 
-    persistence = SqlitePersistence(path=path)
+    persistence = sqlite_persistence(path=path)
     assert persistence.store_data.bot_data is False
     app = build_app(persistence)
     async with asyncio.timeout(T), app:
@@ -280,14 +291,14 @@ async def test_bot_data_not_stored_by_default(tmp_path: Path) -> None:
 
 async def test_bot_data_stored_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    app = build_app(SqlitePersistence(path=path, store_bot_data=True))
+    app = build_app(sqlite_persistence(path=path, store_bot_data=True))
     async with asyncio.timeout(T), app:
         app.bot_data["catalog"] = {"version": 2}
         await feed(app, "/start")
         with sqlite3.connect(path) as conn:
             row = conn.execute("SELECT data FROM ptb_bot_data").fetchone()
         assert json.loads(row[0]) == {"catalog": {"version": 2}}
-    app = build_app(SqlitePersistence(path=path, store_bot_data=True))
+    app = build_app(sqlite_persistence(path=path, store_bot_data=True))
     async with asyncio.timeout(T), app:
         assert app.bot_data == {"catalog": {"version": 2}}
 
@@ -297,7 +308,7 @@ async def test_bot_data_stored_when_asked(tmp_path: Path) -> None:
 
 async def test_round_trip_and_deletes(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    p = SqlitePersistence(path=path, store_bot_data=True)
+    p = sqlite_persistence(path=path, store_bot_data=True)
     async with asyncio.timeout(T):
         assert await p.get_user_data() == {}
         assert await p.get_chat_data() == {}
@@ -317,7 +328,7 @@ async def test_round_trip_and_deletes(tmp_path: Path) -> None:
         await p.update_user_data(1, {"a": "replaced"})
         await p.flush()
 
-    p = SqlitePersistence(path=path)
+    p = sqlite_persistence(path=path)
     async with asyncio.timeout(T):
         assert await p.get_user_data() == {1: {"a": "replaced"}, 2: {}}
         assert await p.get_chat_data() == {-5: {"x": 1}}
@@ -338,7 +349,7 @@ async def test_round_trip_and_deletes(tmp_path: Path) -> None:
 
 
 async def test_non_json_data_raises_naming_the_key(tmp_path: Path) -> None:
-    p = SqlitePersistence(path=tmp_path / "bot.db")
+    p = sqlite_persistence(path=tmp_path / "bot.db")
     try:
         async with asyncio.timeout(T):
             with pytest.raises(TypeError, match=r"user_data\[5\]\['drafts'\]\['x'\]: a set"):
@@ -360,7 +371,7 @@ async def test_one_update_persistence_run_is_one_transaction(tmp_path: Path) -> 
     """PTB runs the writes of one update_persistence() concurrently; they commit together."""
     db = await Database.open(tmp_path / "bot.db")
     try:
-        p = SqlitePersistence(db)
+        p = sqlite_persistence(db)
         async with asyncio.timeout(T):
             results = await asyncio.gather(
                 p.update_user_data(1, {"n": 1}),
@@ -388,18 +399,19 @@ async def test_one_update_persistence_run_is_one_transaction(tmp_path: Path) -> 
 
 async def test_constructor_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="exactly one"):
-        SqlitePersistence()
+        ConversationTables()
     db = await Database.open(tmp_path / "bot.db")
     try:
         with pytest.raises(ValueError, match="exactly one"):
-            SqlitePersistence(db, path=tmp_path / "bot.db")
-        p = SqlitePersistence(db, update_interval=5)
+            ConversationTables(db, path=tmp_path / "bot.db")
+        tables = ConversationTables(db)
+        p = SqlitePersistence(tables, update_interval=5)
         assert p.update_interval == 5
         assert p.store_data.callback_data is False
         assert p.store_data.user_data and p.store_data.chat_data
         assert not p.store_data.bot_data
-        assert SqlitePersistence(db, store_bot_data=True).store_data.bot_data
-        assert await p.database() is db
+        assert sqlite_persistence(db, store_bot_data=True).store_data.bot_data
+        assert await tables.database() is db
         await p.flush()
         assert not db.closed
     finally:
@@ -412,11 +424,10 @@ async def test_constructor_arguments(tmp_path: Path) -> None:
 
 CHILD = """
 import asyncio, sys
-from bot.storage.persistence import SqlitePersistence
-from tests.test_storage_persistence import build_app, feed
+from tests.test_storage_persistence import build_app, feed, sqlite_persistence
 
 async def main() -> None:
-    app = build_app(SqlitePersistence(path=sys.argv[1]))
+    app = build_app(sqlite_persistence(path=sys.argv[1]))
     async with app:
         await feed(app, "/start", "Van 7")
         print("PROCESSED", flush=True)
@@ -426,6 +437,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.e2e  # a real process, killed
 async def test_state_survives_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     proc = await asyncio.create_subprocess_exec(
@@ -457,7 +469,7 @@ async def test_state_survives_kill_9(tmp_path: Path) -> None:
     assert conversations == {(NAME, KEY): ASK_COLOR}
     assert users[str(USER_ID)]["draft"]["name"] == "Van 7"
 
-    app = build_app(SqlitePersistence(path=path))
+    app = build_app(sqlite_persistence(path=path))
     async with asyncio.timeout(T), app:
         await feed(app, "green")
         assert app.user_data[USER_ID]["done"]["color"] == "green"

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from bot.domain.watch import Check, CheckResult, Checks, Phase
+from bot.domain.watch import Check, CheckResult, Checks, LastState, Phase, Watch
+from bot.navixy.models import TrackerState
 from bot.storage.db import Database
 from bot.storage.migrations import MIGRATIONS
-from bot.storage.watches import Watch, WatchStore
+from bot.storage.watches import WatchStore
 
 T = 10
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with asyncio.timeout(T):
-        database = await Database.open(tmp_path / "bot.db")
-    try:
-        yield database
-    finally:
-        async with asyncio.timeout(T):
-            await database.close()
 
 
 def watch(tracker_id: int = 1, **over: object) -> Watch:
@@ -60,7 +46,9 @@ async def test_round_trip_keeps_every_field(db: Database) -> None:
         polled_at=1015.0,
         connected_at=1010.0,
         fix_sent=True,
-        last_state={"user_time": "2022-08-31 13:47:13", "state": {"connection_status": "active"}},
+        last_state=LastState(
+            TrackerState.model_validate({"connection_status": "active"}), "2022-08-31 13:47:13"
+        ),
         retries=2,
         last_retry_at=1200.0,
         last_retry_result="sent",

@@ -96,6 +96,11 @@ def parse_id_type(id_type: str) -> IdRule:
     return GENERAL_RULE
 
 
+def is_imei(digits: str) -> bool:
+    """15 ASCII digits whose last one is the Luhn check digit: exactly an IMEI, as printed."""
+    return len(digits) == IMEI_RULE.min_len and luhn_valid(digits)
+
+
 def luhn_valid(digits: str) -> bool:
     """True for a non-empty ASCII digit string whose last digit is its Luhn check digit."""
     if not digits or not (digits.isascii() and digits.isdigit()):
@@ -334,3 +339,14 @@ def find_id_candidates(rule: IdRule, text: str) -> list[str]:
         if value not in out:
             out.append(value)
     return out
+
+
+def type_allocation_code(device_id: str | None) -> str | None:
+    """The 8-digit TAC (the model's part) of a 15-digit IMEI; None for anything else.
+
+    Devices with the same TAC are the same model: the model registered most often with a
+    TAC is offered first when a registration starts from an IMEI.
+    """
+    if device_id is None or len(device_id) != 15 or not device_id.isdigit():
+        return None
+    return device_id[:8]

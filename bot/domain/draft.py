@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.device_id import IMEI_RULE, IdRule, parse_id_type
 from bot.navixy.models import DeviceModel, RegisterRequest
 
 
@@ -108,6 +109,12 @@ class Draft(BaseModel):
     @classmethod
     def start(cls, chat_id: int, user_id: int) -> Draft:
         return cls(id=new_draft_id(), chat_id=chat_id, user_id=user_id)
+
+    @property
+    def id_rule(self) -> IdRule:
+        """The rule the device ID must follow: the model's `id_type`, parsed; an IMEI
+        while no model is chosen (a registration started from an IMEI or a photo)."""
+        return parse_id_type(self.id_type) if self.id_type else IMEI_RULE
 
     def choose_model(
         self, model: DeviceModel, *, asks_device_id: bool, plugin_id: int, code_required: bool

@@ -27,6 +27,7 @@ from typing import Any, Final, Self, TypeVar
 import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
+from bot.navixy.codes import BUSY, SERVER_ERROR, NavixyCode
 from bot.navixy.errors import NavixyError, NavixyUnavailable
 from bot.navixy.models import (
     ApnSettings,
@@ -45,15 +46,6 @@ log = logging.getLogger("bot.navixy")
 
 _T = TypeVar("_T")
 
-_SESSION_ENDED: Final = 4
-_NOT_FOUND: Final = 201
-# Raised by the client itself when a login needs a second factor: Navixy's own
-# "Action is forbidden for received session type".
-_SECOND_FACTOR: Final = 276
-# Errors that mean "nothing was done, try again later": queue/database
-# unavailable, rate limit; and 500s (database / unexpected error) for reads.
-_BUSY_CODES: Final = frozenset({8, 14, 15})
-_SERVER_CODES: Final = frozenset({1, 6})
 _MAX_DELAY: Final = 10.0
 # Request parameters whose values never reach a log line.
 _SECRET_PARAMS: Final = frozenset({"hash", "password", "activation_code", "apn_password"})
@@ -93,14 +85,14 @@ def _retry_read(exc: NavixyError) -> bool:
     """Reads are idempotent: retry anything transient."""
     if isinstance(exc, NavixyUnavailable):
         return True
-    return exc.code in _BUSY_CODES or exc.code in _SERVER_CODES
+    return exc.code in BUSY or exc.code in SERVER_ERROR
 
 
 def _retry_auth(exc: NavixyError) -> bool:
     """Login only when surely not done: each success opens one more session."""
     if isinstance(exc, NavixyUnavailable):
         return not exc.maybe_delivered
-    return exc.code in _BUSY_CODES
+    return exc.code in BUSY
 
 
 def _secret_value(value: str | SecretStr | None) -> str | None:
@@ -207,7 +199,7 @@ class NavixyClient:
         try:
             body = await self._call("apn_settings/read", {"phone": phone}, retry=_retry_read)
         except NavixyError as exc:
-            if exc.code == _NOT_FOUND:
+            if exc.kind is NavixyCode.NOT_FOUND:
                 return None
             raise
         return self._parse(_APN, body, "value", "apn_settings/read")
@@ -290,7 +282,7 @@ class NavixyClient:
         try:
             return await self._send_with_retries(action, params, token, retry)
         except NavixyError as exc:
-            if not self._uses_login or exc.code != _SESSION_ENDED:
+            if not self._uses_login or exc.kind is not NavixyCode.SESSION_ENDED:
                 raise
             log.info("%s: session ended, logging in again", action)
         token = await self._credential(stale=token)
@@ -321,7 +313,7 @@ class NavixyClient:
         body = await self._send_with_retries("user/auth", params, None, _retry_auth)
         if body.get("type") == "second_factor_required":
             raise NavixyError(
-                _SECOND_FACTOR,
+                NavixyCode.SECOND_FACTOR,
                 "this account requires two-factor authentication, which the bot "
                 "does not support: use an API key instead",
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.navixy.codes import NavixyCode
 from bot.navixy.models import FieldError
 
 
@@ -23,10 +24,15 @@ class NavixyError(Exception):
         http_status: int | None = None,
     ) -> None:
         super().__init__(f"Navixy error {code}: {description}")
-        self.code = code
+        self.code = int(code)
         self.description = description
         self.errors: tuple[FieldError, ...] = tuple(errors)
         self.http_status = http_status
+
+    @property
+    def kind(self) -> NavixyCode | None:
+        """`code` as a `NavixyCode`, or None when the list does not name it."""
+        return NavixyCode.of(self.code)
 
 
 class NavixyUnavailable(NavixyError):

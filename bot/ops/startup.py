@@ -10,11 +10,10 @@ from telegram.error import InvalidToken, NetworkError, TimedOut
 
 from bot.config import Settings
 from bot.navixy.client import NavixyClient
+from bot.navixy.codes import NavixyCode
 from bot.navixy.errors import NavixyError, NavixyUnavailable
 
 log = logging.getLogger("bot.startup")
-
-RATE_LIMITED = 15  # Navixy: too many requests; says nothing about the credentials
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ async def _check_navixy(settings: Settings) -> list[Finding]:
             )
         ]
     except NavixyError as exc:
-        if exc.code == RATE_LIMITED:
+        if exc.kind is NavixyCode.TOO_MANY_REQUESTS:  # says nothing about the credentials
             return []
         return [
             Finding(

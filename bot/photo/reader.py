@@ -51,11 +51,11 @@ from enum import StrEnum
 import cv2
 
 from bot.domain.device_id import (
+    IMEI_RULE,
     IdRule,
     check_device_id,
     find_id_candidates,
-    luhn_valid,
-    parse_id_type,
+    is_imei,
 )
 from bot.photo.barcodes import (
     FAST_FORMATS,
@@ -123,7 +123,6 @@ class PhotoReading:
     label_crop: Gray | None = field(default=None, compare=False, repr=False)
 
 
-_IMEI_RULE = parse_id_type("imei")
 _ICCID = re.compile(r"89\d{17,18}")
 _HEX14 = re.compile(r"[0-9A-Fa-f]{14}")
 _SERIAL = re.compile(r"(?:S/?N\s*[:#]?\s*)?[0-9A-Za-z][0-9A-Za-z/._-]{2,31}", re.IGNORECASE)
@@ -144,7 +143,7 @@ def classify_code(text: str, fmt: str) -> CodeKind:
         return CodeKind.OTHER
     compact = _compact(text)
     if compact.isascii() and compact.isdigit():
-        if len(compact) == 15 and luhn_valid(compact):
+        if is_imei(compact):
             return CodeKind.IMEI
         if _ICCID.fullmatch(compact):
             return CodeKind.ICCID
@@ -153,7 +152,7 @@ def classify_code(text: str, fmt: str) -> CodeKind:
         return CodeKind.SERIAL
     if _HEX14.fullmatch(compact) and any(ch.isalpha() for ch in compact):
         return CodeKind.MEID
-    if find_id_candidates(_IMEI_RULE, text):  # "IMEI356938035643809", "IMEI:...;SN:..."
+    if find_id_candidates(IMEI_RULE, text):  # "IMEI356938035643809", "IMEI:...;SN:..."
         return CodeKind.IMEI
     if _SERIAL.fullmatch(text.strip()) and any(ch.isdigit() for ch in text):
         return CodeKind.SERIAL
@@ -202,7 +201,7 @@ def read_device_ids(data: bytes, rule: IdRule | None = None) -> PhotoReading:
     (`ocr.read_printed_ids`, on `PhotoReading.label_crop`).
     """
     started = time.perf_counter()
-    rule = rule if rule is not None else _IMEI_RULE
+    rule = rule if rule is not None else IMEI_RULE
     loaded = load_gray(data)
     if loaded.gray is None:
         return PhotoReading(

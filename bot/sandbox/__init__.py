@@ -7,6 +7,7 @@ from bot.sandbox.faults import (
     DropBeforeCommit,
     ErrorFault,
     Fault,
+    Hold,
     RawHttp,
 )
 from bot.sandbox.server import (
@@ -28,6 +29,7 @@ __all__ = [
     "DropBeforeCommit",
     "ErrorFault",
     "Fault",
+    "Hold",
     "NavixySandbox",
     "RawHttp",
     "SandboxCall",

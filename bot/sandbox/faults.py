@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,23 @@ class Delay:
     seconds: float
 
 
+@dataclass(frozen=True, eq=False)
+class Hold:
+    """Hold the call until the test calls `release()`, then handle it (a late commit).
+
+    Like `Delay`, but the test decides when, instead of a clock: no real multi-second waits,
+    and no race with a client timeout on a loaded machine.
+    """
+
+    _released: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def wait(self) -> None:
+        await self._released.wait()
+
+
 @dataclass(frozen=True)
 class RawHttp:
     """Answer with a raw, non-Navixy HTTP response (e.g. a proxy's 502 page)."""
@@ -42,7 +60,7 @@ class RawHttp:
     body: str = "<html>Bad Gateway</html>"
 
 
-Fault = ErrorFault | DropAfterCommit | DropBeforeCommit | Delay | RawHttp
+Fault = ErrorFault | DropAfterCommit | DropBeforeCommit | Delay | Hold | RawHttp
 
 
 @dataclass(frozen=True)

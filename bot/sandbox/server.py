@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.navixy.codes import NavixyCode
 from bot.sandbox.errors import DEVICE_ALREADY_CONNECTED, ApiError
 from bot.sandbox.faults import (
     Delay,
@@ -33,6 +34,7 @@ from bot.sandbox.faults import (
     DropBeforeCommit,
     ErrorFault,
     Fault,
+    Hold,
     RawHttp,
 )
 from bot.sandbox.params import REQUIRED, Params
@@ -395,6 +397,8 @@ class NavixySandbox:
             raise _Drop
         if isinstance(fault, Delay):
             await asyncio.sleep(fault.seconds)
+        if isinstance(fault, Hold):
+            await fault.wait()
         if isinstance(fault, RawHttp):
             call.http_status = fault.status
             self._record(call, request.method)
@@ -436,7 +440,8 @@ class NavixySandbox:
             raise parsed
         if isinstance(fault, ErrorFault):
             text = fault.description
-            if text is None and fault.code == 242 and action == "tracker/register_retry":
+            retry = action == "tracker/register_retry"
+            if text is None and retry and NavixyCode.of(fault.code) is NavixyCode.ALREADY_CONNECTED:
                 text = DEVICE_ALREADY_CONNECTED
             raise ApiError(fault.code, text, fault.errors)
         credential = call.credential

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from bot.domain.navixy_outcomes import meaning
 from bot.navixy.client import NavixyClient
 from bot.navixy.errors import NavixyError, NavixyUnavailable
 from bot.navixy.models import RegisterRequest, Tracker
@@ -31,7 +32,6 @@ from bot.storage.journal import Attempt, AttemptStatus, RegistrationJournal
 
 log = logging.getLogger(__name__)
 
-DEVICE_ID_IN_USE = 224
 # An attempt with an unknown outcome is settled as "not created" only once it is this old:
 # before that, Navixy may still be working on the request.
 SETTLE_AFTER = timedelta(seconds=90)
@@ -207,7 +207,8 @@ class Registrar:
     async def _rejected(
         self, attempt: Attempt, request: RegisterRequest, exc: NavixyError, *, maybe_ours: bool
     ) -> Outcome:
-        if exc.code == DEVICE_ID_IN_USE and maybe_ours:
+        device_exists = meaning(exc.code).device_exists
+        if device_exists and maybe_ours:
             # An earlier attempt of this draft, whose outcome was unknown, may have created
             # it after all. (After definite refusals only, the device is someone else's.)
             await self._journal.mark_unknown(attempt.id, exc.description)
@@ -219,7 +220,7 @@ class Registrar:
         else:
             await self._journal.fail(attempt.id, exc.code, exc.description)
         existing = None
-        if exc.code == DEVICE_ID_IN_USE and request.device_id:
+        if device_exists and request.device_id:
             existing = await self._find_quietly(request.device_id)
         return Rejected(exc, existing)
 

@@ -11,7 +11,7 @@ Bounds: one `get_states` call per 2000 due watches per tick; at most
 tick); after a failed poll (error 15, Navixy unavailable...) polling pauses with an
 exponential backoff (poll interval doubling up to 5 min).
 
-What the installer sees is done by a `WatchView` (bot/telegram/watch.py): the service
+What the installer sees is done by a `WatchView` (bot/telegram/watch_view.py): the service
 decides, the view renders and sends. Time comes from `clock` (Unix seconds in
 production; tests share a fake clock with the Navixy stand-in).
 """
@@ -25,18 +25,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot.domain.navixy_outcomes import RetryOutcome, classify_retry_error, ends_watch
 from bot.domain.watch import (
     DistanceVerdict,
+    LastState,
     Phase,
-    RetryOutcome,
-    Step,
+    Rung,
+    Watch,
     WatchPolicy,
-    classify_retry_error,
     distance_verdict,
-    ends_watch,
     evaluate_checks,
     haversine_m,
-    ladder_steps,
+    ladder_rungs,
     next_guided,
     poll_due,
     start_check,
@@ -45,7 +45,7 @@ from bot.domain.watch import (
 from bot.navixy.client import MAX_STATES, NavixyClient
 from bot.navixy.errors import NavixyError, NavixyUnavailable
 from bot.navixy.models import DeviceModel, TrackerState
-from bot.storage.watches import Watch, WatchStore
+from bot.storage.watches import WatchStore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ MAX_BACKOFF = 300.0
 
 
 class WatchView(Protocol):
-    """How the watcher talks to the installer (implemented in bot/telegram/watch.py)."""
+    """How the watcher talks to the installer (implemented in bot/telegram/watch_view.py)."""
 
     async def post_status(self, watch: Watch, now: float) -> int | None: ...
 
@@ -260,7 +260,7 @@ class Watcher:
         self, watch: Watch, state: TrackerState, user_time: str | None, now: float
     ) -> None:
         watch.polled_at = now
-        watch.last_state = {"user_time": user_time, "state": state.model_dump(mode="json")}
+        watch.last_state = LastState(state, user_time)
         summary = summarize(state, user_time)
         if watch.status is Phase.WAITING and summary.connected:
             watch.status = Phase.ONLINE
@@ -279,15 +279,15 @@ class Watcher:
         await self.view.update_status(watch, now)
 
     async def _climb(self, watch: Watch, now: float, budget: int) -> int:
-        """Fire the ladder steps due for a silent device; returns the remaining budget."""
-        steps = ladder_steps(self.policy, now - watch.started_at, watch.flags)
-        if not steps:
+        """Fire the ladder's rungs due for a silent device; returns the remaining budget."""
+        rungs = ladder_rungs(self.policy, now - watch.started_at, watch.flags)
+        if not rungs:
             return budget
-        for step in steps:
-            if step is Step.EXPIRE:
+        for rung in rungs:
+            if rung is Rung.EXPIRE:
                 await self._end(watch, Phase.EXPIRED, now)
                 return budget
-            if step is Step.AUTO_RETRY:
+            if rung is Rung.AUTO_RETRY:
                 if budget <= 0:
                     continue  # next tick
                 budget -= 1
@@ -297,10 +297,10 @@ class Watcher:
                 if ends_watch(result.outcome):
                     await self._end(watch, Phase.GONE, now)
                     return budget
-            elif step is Step.OPTIONS:
+            elif rung is Rung.OPTIONS:
                 watch.options_sent = True
                 await self.view.offer_options(watch, now)
-            elif step is Step.ESCALATE:
+            elif rung is Rung.ESCALATE:
                 watch.escalated = True
                 await self.view.escalate(watch, self._admin_ids, now)
         await self._store.save(watch)
@@ -423,8 +423,7 @@ class Watcher:
             watch = await self._store.latest_online_in_chat(chat_id, user_id)
             if watch is None or watch.last_state is None:
                 return None
-            state = TrackerState.model_validate(watch.last_state.get("state") or {})
-            summary = summarize(state, watch.last_state.get("user_time"))
+            summary = watch.last_state.summary()
             if summary.lat is None or summary.lng is None:
                 return None
             metres = haversine_m(summary.lat, summary.lng, lat, lng)

@@ -22,59 +22,29 @@ import json
 import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import aiosqlite
 
+from bot.domain.attempts import Attempt, AttemptStatus
 from bot.storage.db import Database, StorageError
 
 _TAC = re.compile(r"[0-9]{8}")
+
+__all__ = [
+    "Attempt",
+    "AttemptNotFoundError",
+    "AttemptStatus",
+    "DuplicateSuccessError",
+    "JournalError",
+    "RegistrationJournal",
+]
 
 _COLUMNS = (
     "id, draft_id, user_id, chat_id, model, plugin_id, device_id, label, group_id, status, "
     "tracker_id, error_code, error_description, created_at, updated_at, snapshot,"
     " card_message_id, lang, user_name, delivered_at, assigned_device_id"
 )
-
-
-class AttemptStatus(StrEnum):
-    SENDING = "sending"
-    SUCCESS = "success"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Attempt:
-    id: int
-    draft_id: str
-    user_id: int
-    chat_id: int
-    model: str
-    plugin_id: int
-    device_id: str | None
-    label: str
-    group_id: int
-    status: AttemptStatus
-    tracker_id: int | None
-    error_code: int | None
-    error_description: str | None
-    created_at: datetime
-    updated_at: datetime
-    # Tracker ids whose label matched before the request was sent (None: not taken).
-    snapshot: frozenset[int] | None = None
-    card_message_id: int | None = None
-    lang: str | None = None
-    user_name: str = ""
-    delivered_at: datetime | None = None
-    # The device ID of the tracker (set on success; Navixy assigns it for the X-GPS app).
-    assigned_device_id: str | None = None
-
-    @property
-    def delivery_pending(self) -> bool:
-        return self.status is AttemptStatus.SUCCESS and self.delivered_at is None
 
 
 class JournalError(StorageError):

@@ -135,7 +135,7 @@ CREATE INDEX watches_by_user ON watches (user_id, status);
 # (card message, language, first name), the device ID Navixy assigned, and when Telegram
 # confirmed the result (`delivered_at`, NULL = delivery pending for a success). Successes
 # from before this version count as delivered.
-# `quarantine` keeps rows that could not be read at start-up (bot/storage/persistence.py).
+# `quarantine` keeps rows that could not be read at start-up (bot/storage/conversations.py).
 _RESULT_DELIVERY = """
 ALTER TABLE registration_attempts ADD COLUMN snapshot TEXT;
 

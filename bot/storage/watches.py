@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.watch import ACTIVE_PHASES, Checks, LadderFlags, Phase
+from bot.domain.watch.checks import Checks
+from bot.domain.watch.entity import Watch
+from bot.domain.watch.schedule import ACTIVE_PHASES, Phase
+from bot.domain.watch.state import LastState
 from bot.storage.db import Database
 
 _COLUMNS = (
@@ -25,80 +27,40 @@ _COLUMNS = (
 _NAMES = [c.strip() for c in _COLUMNS.split(",")]
 
 
-@dataclass
-class Watch:
-    """One watched tracker. Mutable: the watcher changes it and saves it back."""
-
-    tracker_id: int
-    chat_id: int
-    user_id: int
-    label: str
-    model: str
-    started_at: float
-    user_name: str = ""
-    lang: str | None = None
-    model_title: str | None = None
-    device_id: str | None = None
-    manual_config: bool = False
-    status: Phase = Phase.WAITING
-    status_message_id: int | None = None
-    polled_at: float | None = None
-    connected_at: float | None = None
-    fix_sent: bool = False
-    #: {"user_time": ..., "state": {...}} of the latest answer, or None.
-    last_state: dict[str, Any] | None = None
-    retries: int = 0
-    last_retry_at: float | None = None
-    last_retry_result: str | None = None
-    apn_changed: bool = False
-    auto_retry_done: bool = False
-    options_sent: bool = False
-    escalated: bool = False
-    checks: Checks = field(default_factory=Checks)
-    ended_at: float | None = None
-
-    @property
-    def title(self) -> str:
-        return self.model_title or self.model
-
-    @property
-    def flags(self) -> LadderFlags:
-        return LadderFlags(self.auto_retry_done, self.options_sent, self.escalated)
-
-    def _values(self) -> list[Any]:
-        return [
-            self.tracker_id,
-            self.chat_id,
-            self.user_id,
-            self.user_name,
-            self.lang,
-            self.label,
-            self.model,
-            self.model_title,
-            self.device_id,
-            int(self.manual_config),
-            self.started_at,
-            self.status.value,
-            self.status_message_id,
-            self.polled_at,
-            self.connected_at,
-            int(self.fix_sent),
-            json.dumps(self.last_state) if self.last_state is not None else None,
-            self.retries,
-            self.last_retry_at,
-            self.last_retry_result,
-            int(self.apn_changed),
-            int(self.auto_retry_done),
-            int(self.options_sent),
-            int(self.escalated),
-            json.dumps(self.checks.to_json()),
-            self.ended_at,
-        ]
+def _values(watch: Watch) -> list[Any]:
+    return [
+        watch.tracker_id,
+        watch.chat_id,
+        watch.user_id,
+        watch.user_name,
+        watch.lang,
+        watch.label,
+        watch.model,
+        watch.model_title,
+        watch.device_id,
+        int(watch.manual_config),
+        watch.started_at,
+        watch.status.value,
+        watch.status_message_id,
+        watch.polled_at,
+        watch.connected_at,
+        int(watch.fix_sent),
+        json.dumps(watch.last_state.to_json()) if watch.last_state is not None else None,
+        watch.retries,
+        watch.last_retry_at,
+        watch.last_retry_result,
+        int(watch.apn_changed),
+        int(watch.auto_retry_done),
+        int(watch.options_sent),
+        int(watch.escalated),
+        json.dumps(watch.checks.to_json()),
+        watch.ended_at,
+    ]
 
 
 def _from_row(row: sqlite3.Row) -> Watch:
     try:
-        last_state = json.loads(row["last_state"]) if row["last_state"] else None
+        last_state = LastState.from_json(json.loads(row["last_state"] or "null"))
     except ValueError:
         last_state = None
     try:
@@ -122,7 +84,7 @@ def _from_row(row: sqlite3.Row) -> Watch:
         polled_at=row["polled_at"],
         connected_at=row["connected_at"],
         fix_sent=bool(row["fix_sent"]),
-        last_state=last_state if isinstance(last_state, dict) else None,
+        last_state=last_state,
         retries=int(row["retries"]),
         last_retry_at=row["last_retry_at"],
         last_retry_result=row["last_retry_result"],
@@ -153,7 +115,7 @@ class WatchStore:
         await self._db.execute(
             f"INSERT INTO watches ({_COLUMNS}, updated_at) VALUES ({placeholders}, ?) "
             f"ON CONFLICT (tracker_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-            [*watch._values(), _now()],
+            [*_values(watch), _now()],
         )
 
     async def save(self, watch: Watch) -> None:

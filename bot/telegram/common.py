@@ -33,13 +33,11 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.config import Settings
 from bot.domain.draft import Draft
 from bot.i18n import Gettext, gettext_for
-from bot.navixy.client import NavixyClient
 from bot.sealing import SecretBox
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registrar
+from bot.services.registration import Registration
 from bot.services.watcher import Watcher
-from bot.storage.db import Database
-from bot.storage.journal import RegistrationJournal
 from bot.telegram.safe_text import MAX_CALLBACK_TEXT, clip_plain, fit_html, plain_text
 from bot.telegram.user_language import language_for
 
@@ -55,12 +53,12 @@ DRAFTS_KEY = "drafts"
 
 @dataclass
 class Services:
+    """What handlers may ask: services only (no database, no Navixy client, no store)."""
+
     settings: Settings
-    db: Database
-    client: NavixyClient
     catalog: Catalog
-    journal: RegistrationJournal
     registrar: Registrar
+    registration: Registration
     watcher: Watcher
 
 
@@ -128,25 +126,6 @@ def drop_draft(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is not None:
         _drafts(context).pop(str(chat.id), None)
-
-
-# --- callback data: "<draft id>|<action>", at most 64 bytes -----------------------------------
-
-
-def cb(draft: Draft, action: str) -> str:
-    data = f"{draft.id}|{action}"
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {action!r}")
-    return data
-
-
-def cb_parts(query: CallbackQuery) -> tuple[str, str]:
-    draft_id, _, action = (query.data or "").partition("|")
-    return draft_id, action
-
-
-def cb_pattern(action_regex: str) -> str:
-    return rf"^[0-9a-f]{{12}}\|{action_regex}"
 
 
 async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:

@@ -14,16 +14,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 from html import escape
-from typing import cast
+from typing import Protocol, cast
 
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
+from bot.domain.attempts import Attempt, AttemptStatus
 from bot.domain.plugins import MOBILE_PLUGINS
 from bot.i18n import Gettext, gettext_for
 from bot.services.catalog import Catalog
 from bot.services.watcher import Watcher
-from bot.storage.journal import Attempt, AttemptStatus, RegistrationJournal
 from bot.telegram import texts
 from bot.telegram.common import Context
 
@@ -57,13 +57,25 @@ def never_created(_: Gettext, label: str) -> str:
     ).format(label=escape(label))
 
 
+class DeliveryJournal(Protocol):
+    """What delivering results needs of the registration journal (`bot.storage.journal`)."""
+
+    async def get(self, attempt_id: int) -> Attempt | None: ...
+
+    async def undelivered(self) -> list[Attempt]: ...
+
+    async def mark_delivered(self, attempt_id: int) -> Attempt: ...
+
+    async def set_card(self, attempt_id: int, message_id: int) -> None: ...
+
+
 class ResultDelivery:
     """Shows journaled successes in their chat, starts their watch, journals the delivery."""
 
     def __init__(
         self,
         bot: Bot,
-        journal: RegistrationJournal,
+        journal: DeliveryJournal,
         catalog: Catalog,
         watcher: Watcher,
         language_of: Callable[[int], str | None] = lambda user_id: None,

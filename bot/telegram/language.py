@@ -6,7 +6,7 @@ own later — watch updates, escalations, recovery notices — speak it too) and
 language the update is answered in (bot/telegram/user_language.py).
 
 `/language` shows one button per catalog plus "as my Telegram"; a tap stores the
-choice (`bot.storage.languages.LanguageStore`) and, in a private chat, sets the
+choice (`bot.services.languages.Languages`) and, in a private chat, sets the
 command menu of that chat in the chosen language.
 """
 
@@ -27,36 +27,27 @@ from telegram.error import TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler
 
 from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, translator
-from bot.storage.db import Database
-from bot.storage.languages import LanguageStore
+from bot.services.languages import Languages
 from bot.telegram import texts
+from bot.telegram.callback import LanguageButton
 from bot.telegram.common import Context, answer, edit, say, services, tr
 from bot.telegram.user_language import set_update_language
 
 log = logging.getLogger(__name__)
 
 LANGUAGES_KEY = "languages"
-CALLBACK_PREFIX = "lang:"
 AUTO = "auto"
-CALLBACK_PATTERN = rf"^{CALLBACK_PREFIX}([A-Za-z_]{{2,8}})$"
 #: A handler group of its own, before the access gate (-1): in one group only the first
 #: matching handler runs, so a second catch-all TypeHandler there would silence this one.
 REMEMBER_GROUP = -3
 
 
-def store(context: Context) -> LanguageStore:
-    return cast(LanguageStore, context.application.bot_data[LANGUAGES_KEY])
+def store(context: Context) -> Languages:
+    return cast(Languages, context.application.bot_data[LANGUAGES_KEY])
 
 
-async def start_languages(app: Application[Any, Any, Any, Any, Any, Any], db: Database) -> None:
-    """At start-up: load everyone's language (before any update or watch message)."""
-    languages = LanguageStore(db)
-    await languages.load()
-    app.bot_data[LANGUAGES_KEY] = languages
-
-
-def language_store(app: Application[Any, Any, Any, Any, Any, Any]) -> LanguageStore:
-    return cast(LanguageStore, app.bot_data[LANGUAGES_KEY])
+def language_store(app: Application[Any, Any, Any, Any, Any, Any]) -> Languages:
+    return cast(Languages, app.bot_data[LANGUAGES_KEY])
 
 
 async def remember_language(update: Update, context: Context) -> None:
@@ -64,7 +55,7 @@ async def remember_language(update: Update, context: Context) -> None:
     if user is None:
         set_update_language(update, None)
         return
-    languages: LanguageStore | None = context.application.bot_data.get(LANGUAGES_KEY)
+    languages: Languages | None = context.application.bot_data.get(LANGUAGES_KEY)
     if languages is None:
         set_update_language(update, user.language_code)
         return
@@ -83,7 +74,9 @@ def keyboard(current: str) -> InlineKeyboardMarkup:
     for language in available_languages():
         name = LANGUAGE_NAMES.get(language, language)
         mark = "✅ " if language == current else ""
-        rows.append([InlineKeyboardButton(mark + name, callback_data=CALLBACK_PREFIX + language)])
+        rows.append(
+            [InlineKeyboardButton(mark + name, callback_data=LanguageButton(language).pack())]
+        )
     return InlineKeyboardMarkup(rows)
 
 
@@ -95,7 +88,7 @@ async def language_command(update: Update, context: Context) -> None:
     rows = keyboard(_.language).inline_keyboard
     auto = InlineKeyboardButton(
         ("✅ " if chosen is None else "") + texts.button_language_auto(_),
-        callback_data=CALLBACK_PREFIX + AUTO,
+        callback_data=LanguageButton(AUTO).pack(),
     )
     markup = InlineKeyboardMarkup([*rows, [auto]])
     await say(update, context, texts.pick_language(_), markup)
@@ -105,7 +98,8 @@ async def language_chosen(update: Update, context: Context) -> None:
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None
-    value = (query.data or "")[len(CALLBACK_PREFIX) :]
+    button = LanguageButton.unpack(query.data)
+    value = button.language if button is not None else ""
     chosen = None if value == AUTO else value
     if chosen is not None and chosen not in available_languages():
         await answer(query)
@@ -131,5 +125,5 @@ def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
     return [
         (TypeHandler(Update, remember_language), REMEMBER_GROUP),
         (CommandHandler("language", language_command), 0),
-        (CallbackQueryHandler(language_chosen, pattern=CALLBACK_PATTERN), 0),
+        (CallbackQueryHandler(language_chosen, pattern=LanguageButton.pattern()), 0),
     ]

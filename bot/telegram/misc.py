@@ -18,6 +18,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.domain.search import SearchHit
 from bot.telegram import texts
+from bot.telegram.callback import DraftButton
 from bot.telegram.common import (
     ADDRESSED,
     Context,
@@ -28,7 +29,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
-from bot.telegram.conversation import offer_register
+from bot.telegram.questions import offer_register
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +110,12 @@ async def stale_callback(update: Update, context: Context) -> None:
     if query is None:
         return
     _ = tr(update)
-    draft_id = (query.data or "").partition("|")[0]
-    done = None
-    if len(draft_id) == 12:
-        done = await services(context).journal.success_for_draft(draft_id)
-    if done is not None and done.tracker_id is not None:
-        await answer(query, texts.already_registered_card(_, done.tracker_id), alert=True)
+    button = DraftButton.unpack(query.data)
+    tracker_id = None
+    if button is not None and len(button.draft_id) == 12:
+        tracker_id = await services(context).registration.registered_tracker(button.draft_id)
+    if tracker_id is not None:
+        await answer(query, texts.already_registered_card(_, tracker_id), alert=True)
     else:
         await answer(query, texts.stale_button(_))
 

@@ -20,16 +20,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, FileSizeLimit
 from telegram.error import TelegramError
 
-from bot.domain.device_id import IdRule, check_device_id, parse_id_type
+from bot.domain.device_id import IMEI_RULE, IdRule, check_device_id
 from bot.domain.draft import Draft, Step
 from bot.ops.health import observe_photo
 from bot.photo import PhotoProblem, PhotoReading, SeenCode, read_device_ids_async
 from bot.photo.ocr import read_printed_ids, tesseract_path
 from bot.telegram import texts
+from bot.telegram.callback import DraftButton
 from bot.telegram.common import (
     Context,
-    cb,
-    cb_parts,
     close_keyboard,
     commit_state,
     load_draft,
@@ -37,12 +36,12 @@ from bot.telegram.common import (
     say,
     tr,
 )
-from bot.telegram.conversation import (
+from bot.telegram.questions import (
     CONVERSATION_NAME,
     State,
     advance,
     ask_device_id,
-    current_draft,
+    needs_draft,
 )
 
 log = logging.getLogger(__name__)
@@ -52,12 +51,10 @@ DOWNLOAD_TIMEOUT = 30.0
 OCR_WAIT_S = 0.3  # the answer never waits longer than this for the printed digits
 
 
-async def on_device_photo(update: Update, context: Context) -> State | None:
+@needs_draft
+async def on_device_photo(update: Update, context: Context, draft: Draft) -> State | None:
     """A photo (or image file) at the device-ID step."""
-    draft = load_draft(update, context)
-    if draft is None:
-        return None
-    rule = parse_id_type(draft.id_type or "imei")
+    rule = draft.id_rule
     return await _read_and_offer(update, context, draft, rule)
 
 
@@ -68,22 +65,20 @@ async def start_from_photo(update: Update, context: Context) -> State | None:
     draft = Draft.start(chat.id, user.id)
     save_draft(context, draft)
     # The model is not known yet: a photo first means an IMEI (the usual case).
-    return await _read_and_offer(update, context, draft, parse_id_type("imei"))
+    return await _read_and_offer(update, context, draft, IMEI_RULE)
 
 
-async def on_candidate(update: Update, context: Context) -> State | None:
+@needs_draft
+async def on_candidate(update: Update, context: Context, draft: Draft) -> State | None:
     """'Use <id>' or 'Type it instead' under a photo reading."""
     query = update.callback_query
     assert query is not None
-    draft = await current_draft(update, context)  # answers the press; stale cards politely
-    if draft is None:
-        return None
-    value = cb_parts(query)[1].removeprefix("dev:")
+    value = DraftButton.action_of(query.data).removeprefix("dev:")
     _ = tr(update)
     await close_keyboard(query)
     if value == "type":
         return await ask_device_id(update, context, draft, None)
-    rule = parse_id_type(draft.id_type or "imei")
+    rule = draft.id_rule
     check = check_device_id(rule, value)
     if check.value is None:
         return await ask_device_id(update, context, draft, None)
@@ -143,11 +138,19 @@ async def _offer(
     _ = tr(update)
     candidates = found[:MAX_CANDIDATES]
     rows = [
-        [InlineKeyboardButton(texts.button_use_id(_, c), callback_data=cb(draft, f"dev:{c}"))]
+        [
+            InlineKeyboardButton(
+                texts.button_use_id(_, c), callback_data=DraftButton.data(draft, f"dev:{c}")
+            )
+        ]
         for c in candidates
     ]
     rows.append(
-        [InlineKeyboardButton(texts.button_type_instead(_), callback_data=cb(draft, "dev:type"))]
+        [
+            InlineKeyboardButton(
+                texts.button_type_instead(_), callback_data=DraftButton.data(draft, "dev:type")
+            )
+        ]
     )
     if len(candidates) == 1:
         text = texts.photo_found_one(_, candidates[0], from_ocr=from_ocr)

@@ -12,6 +12,7 @@ from html import escape
 from bot.domain.device_id import IdKind, IdProblem, IdRule, example_id
 from bot.domain.draft import Draft, Step
 from bot.domain.fields import APN_MAX, LABEL_MAX, FieldProblem
+from bot.domain.navixy_outcomes import RegisterMessage, meaning
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
@@ -526,33 +527,34 @@ def register_error(
     existing_label: str | None = None,
     existing_id: int | None = None,
 ) -> str:
-    """The installer's message for a `tracker/register` error code."""
+    """The installer's message for a refused `tracker/register` (the key: `meaning(code)`)."""
     code = error.code
-    if code == 7:
+    key = meaning(code).message
+    if key is RegisterMessage.INVALID_VALUE:
         details = "; ".join(e.error for e in error.errors if e.error) or error.description
         return escape(_("Navixy rejected a value.")) + quoted(_, details)
-    if code == 13:
+    if key is RegisterMessage.NOT_PERMITTED:
         return _(
             "The Navixy account this bot uses is not allowed to register devices. "
             "Ask the account owner to grant the right, then tap Register again."
         )
-    if code == 204:
+    if key is RegisterMessage.GROUP_GONE:
         return _("That group no longer exists in Navixy. Pick the group again.")
-    if code == 220:
+    if key is RegisterMessage.MODEL_UNKNOWN:
         return _("Navixy does not know this model (any more). Pick the model again.")
-    if code == 221:
+    if key is RegisterMessage.DEVICE_LIMIT:
         return _(
             "The account has reached its device limit. Ask your admin or dealer to raise it, "
             "then tap Register again."
         )
-    if code == 222:
+    if key is RegisterMessage.PLUGIN_REFUSED:
         return _(
             "Navixy refused the registration method for this model. I refreshed the list: "
             "tap Register to try again, or pick another model."
         )
-    if code == 223:
+    if key is RegisterMessage.PHONE_IN_USE:
         return _("This SIM phone number is already used by another tracker. Check the number.")
-    if code == 224:
+    if key is RegisterMessage.DEVICE_ID_IN_USE:
         if existing_id is not None:
             return _fmt(
                 _,
@@ -567,26 +569,26 @@ def register_error(
             "This device ID is already registered on Navixy (maybe in another account). "
             "Nothing was created. Check the ID, or ask your admin to release the device."
         )
-    if code == 225:
+    if key is RegisterMessage.LEGAL_TYPE:
         return _(
             "This device's tariff is not available for the account's legal type. "
             "Ask your admin or dealer."
         )
-    if code == 226:
+    if key is RegisterMessage.WRONG_ICCID:
         return _("Navixy does not recognise the SIM card's ICCID.")
-    if code == 227:
+    if key is RegisterMessage.WRONG_CODE:
         return _("The activation code is wrong or already used. Check it and send it again.")
-    if code == 258:
+    if key is RegisterMessage.NO_BUNDLE:
         return _(
             "Navixy has no bundle for this device ID. Check the ID, or ask your dealer "
             "whether the device was delivered as a bundle."
         )
-    if code in (3, 4, 11, 102):
+    if key is RegisterMessage.CREDENTIALS:
         return _(
             "The bot could not sign in to Navixy (credentials refused). "
             "Please tell your admin; your answers are kept."
         )
-    if code == 15:
+    if key is RegisterMessage.BUSY:
         return _("Navixy is busy (too many requests). Wait a few seconds and tap Register again.")
     return _fmt(_, _("Navixy refused the registration (error {code})."), code=code) + quoted(
         _, error.description

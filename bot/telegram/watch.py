@@ -1,313 +1,55 @@
-"""The device watch in the chat: the status message, its buttons, /pending, shared locations.
+"""The device watch in the chat, its handlers: buttons, shared locations, /pending.
 
-`TelegramWatchView` renders what `bot.services.watcher.Watcher` decides (one status
-message per device, edited in place; new messages only for the map pin, the "online"
-card, the options at the activation deadline and the final note). `WatchChat` holds the
-handlers: callbacks `w|<tracker id>|<action>`, the location share, `/pending`, and the
-short APN entry before a retry (kept in memory only: APN credentials are never stored).
+`WatchChat` holds the handlers: callbacks `WatchButton` (`w|<tracker id>|<action>`), the
+location share, `/pending`, and the short APN entry before a retry (kept in memory only:
+APN credentials are never stored). What the watch shows is rendered by
+`bot/telegram/watch_view.py` (`TelegramWatchView`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from telegram import (
-    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    KeyboardButton,
     Message,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import fields
-from bot.domain.draft import Draft
+from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.watch import (
-    CHECK_ORDER,
     Check,
-    CheckResult,
-    Connection,
     Phase,
-    RetryOutcome,
-    WatchPolicy,
-    distance_verdict,
-    next_guided,
-    summarize,
-    tracker_server,
+    Watch,
 )
-from bot.i18n import Gettext, gettext_for
+from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
-from bot.navixy.models import TrackerState
-from bot.services.catalog import Catalog
-from bot.services.registrar import Registered
 from bot.services.watcher import Apn
-from bot.storage.watches import Watch
 from bot.telegram import texts
 from bot.telegram import watch_texts as wt
+from bot.telegram.callback import WatchButton
 from bot.telegram.common import (
     ADDRESSED,
     TEXT,
     Context,
     answer,
     can_delete_messages,
-    edit_text,
     forget_secret_message,
     say,
     send,
     services,
     tr,
 )
-from bot.telegram.user_language import crew_language, language_for
+from bot.telegram.watch_view import TelegramWatchView, late_keyboard, state_summary
 
 log = logging.getLogger(__name__)
-
-PREFIX = "w"
-CALLBACK_PATTERN = r"^w\|[0-9]{1,18}\|[a-z]{1,8}$"
-
-
-def wcb(tracker_id: int, action: str) -> str:
-    data = f"{PREFIX}|{tracker_id}|{action}"
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {action!r}")
-    return data
-
-
-def _summary(watch: Watch) -> Any:
-    if watch.last_state is None:
-        return None
-    state = TrackerState.model_validate(watch.last_state.get("state") or {})
-    return summarize(state, watch.last_state.get("user_time"))
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-
-class TelegramWatchView:
-    """Sends and edits the watch's messages (implements bot.services.watcher.WatchView)."""
-
-    def __init__(
-        self,
-        bot: Bot,
-        catalog: Catalog,
-        policy: WatchPolicy,
-        *,
-        api_url: str,
-        language_of: Callable[[int], str | None] | None = None,
-    ) -> None:
-        self._bot = bot
-        # The language each user speaks now (bot.storage.languages), else the watch's own.
-        self._language_of = language_of or (lambda user_id: None)
-        self._catalog = catalog
-        self._policy = policy
-        self._server = tracker_server(api_url)
-        # What each status message shows now: skip edits that change nothing.
-        self._shown: dict[int, tuple[str, str]] = {}
-
-    def _tr(self, watch: Watch) -> Gettext:
-        """The installer's language, for messages sent without an update to answer
-        (in a group chat: the crew's language once one can be set, see user_language)."""
-        crew = crew_language(watch.chat_id) if watch.chat_id < 0 else None
-        return gettext_for(crew or self._language_of(watch.user_id) or watch.lang)
-
-    def render(self, watch: Watch, now: float) -> tuple[str, InlineKeyboardMarkup | None]:
-        _ = self._tr(watch)
-        parts = [wt.heading(_, watch)]
-        summary = _summary(watch)
-        if watch.connected_at is None:  # never connected (waiting, or ended so)
-            if watch.manual_config:
-                model = self._catalog.model(watch.model)
-                disabled = model is not None and model.has_auto_registration
-                parts.append(wt.manual_config(_, model, self._server, commands_disabled=disabled))
-            lines = wt.waiting_lines(_, watch, self._policy, now)
-            if summary is not None and summary.connection not in (
-                Connection.WAITING,
-                Connection.REPLACED,
-            ):
-                lines.append(wt.connection(_, summary.connection))
-            note = wt.retry_note(_, watch)
-            if note:
-                lines.append(note)
-            parts.append("\n".join(lines))
-        elif summary is not None:
-            parts.append("\n".join(wt.state_lines(_, summary)))
-            if watch.connected_at is not None:
-                parts.append(self._checks(_, watch))
-        ended = wt.ended_line(_, watch.status)
-        if ended:
-            parts.append(ended)
-        return "\n\n".join(p for p in parts if p), self._keyboard(_, watch, now)
-
-    def _checks(self, _: Gettext, watch: Watch) -> str:
-        checks = watch.checks
-        lines = [wt.check_line(_, c, checks.result(c)) for c in CHECK_ORDER]
-        if checks.distance_m is not None:
-            near = distance_verdict(checks.distance_m).value == "near"
-            lines.append(wt.distance_line(_, checks.distance_m, near))
-        if checks.running is not None and watch.status is Phase.ONLINE:
-            lines.append(wt.guided_prompt(_, checks.running))
-        return "\n".join(lines)
-
-    def _keyboard(self, _: Gettext, watch: Watch, now: float) -> InlineKeyboardMarkup | None:
-        tid = watch.tracker_id
-        if watch.status is Phase.WAITING:
-            late = watch.options_sent or now - watch.started_at >= self._policy.activation
-            if late:
-                return late_keyboard(_, tid)
-            return InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(wt.button_check(_), callback_data=wcb(tid, "check")),
-                        InlineKeyboardButton(wt.button_stop(_), callback_data=wcb(tid, "stop")),
-                    ]
-                ]
-            )
-        if watch.status is Phase.ONLINE:
-            row = []
-            guided = next_guided(watch.checks)
-            if guided is not None and watch.checks.result(guided) is CheckResult.PENDING:
-                row.append(
-                    InlineKeyboardButton(
-                        wt.button_ignition(_, guided), callback_data=wcb(tid, "ign")
-                    )
-                )
-            row.append(InlineKeyboardButton(wt.button_finish(_), callback_data=wcb(tid, "fin")))
-            return InlineKeyboardMarkup([row])
-        return None
-
-    # -- WatchView ------------------------------------------------------------------------------
-
-    async def post_status(self, watch: Watch, now: float) -> int | None:
-        text, markup = self.render(watch, now)
-        message = await self._send(watch.chat_id, text, markup)
-        if message is None:
-            return None
-        self._shown[watch.tracker_id] = (text, _markup_key(markup))
-        return message.message_id
-
-    async def update_status(self, watch: Watch, now: float) -> None:
-        if watch.status_message_id is None:
-            return
-        text, markup = self.render(watch, now)
-        shown = (text, _markup_key(markup))
-        if self._shown.get(watch.tracker_id) == shown:
-            return
-        if not await edit_text(
-            self._bot, watch.chat_id, watch.status_message_id, text, markup, patience=0
-        ):
-            log.info("status of tracker %d not edited", watch.tracker_id)
-            return
-        self._shown[watch.tracker_id] = shown
-        if not watch.status.active:
-            self._shown.pop(watch.tracker_id, None)
-
-    async def first_fix(self, watch: Watch, lat: float, lng: float) -> None:
-        _ = self._tr(watch)
-        private = watch.chat_id > 0
-        keyboard = (
-            ReplyKeyboardMarkup(
-                [[KeyboardButton(wt.share_location_button(_), request_location=True)]],
-                resize_keyboard=True,
-                one_time_keyboard=True,
-            )
-            if private
-            else None
-        )
-        try:
-            await self._bot.send_location(watch.chat_id, latitude=lat, longitude=lng)
-        except TelegramError as exc:
-            log.info("map pin for tracker %d not sent: %s", watch.tracker_id, exc)
-        card = wt.online_card(_, watch, can_request_location=private)
-        if await send(self._bot, watch.chat_id, card, keyboard, patience=0) is None:
-            log.info("online card for tracker %d not sent", watch.tracker_id)
-
-    async def offer_options(self, watch: Watch, now: float) -> None:
-        _ = self._tr(watch)
-        text = wt.options(_, watch, self._policy, now)
-        if watch.manual_config:
-            model = self._catalog.model(watch.model)
-            disabled = model is not None and model.has_auto_registration
-            text += "\n\n" + wt.manual_config(_, model, self._server, commands_disabled=disabled)
-        await self._send(watch.chat_id, text, late_keyboard(_, watch.tracker_id))
-
-    async def escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
-        sent = 0
-        for admin_id in admin_ids:
-            # Each admin in their own language (English if they never talked to the bot).
-            text = wt.escalation(gettext_for(self._language_of(admin_id)), watch, now)
-            if await self._send(admin_id, text):
-                sent += 1
-        log.info("tracker %d silent: told %d of %d admins", watch.tracker_id, sent, len(admin_ids))
-        if sent:
-            await self._send(watch.chat_id, wt.installer_escalated(self._tr(watch)))
-
-    async def ended(self, watch: Watch, now: float) -> None:
-        if watch.status in (Phase.EXPIRED, Phase.GONE):
-            _ = self._tr(watch)
-            text = wt.heading(_, watch) + "\n\n" + wt.ended_line(_, watch.status)
-            await self._send(watch.chat_id, text)
-
-    async def _send(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> Message | None:
-        # Background sends never sit out a flood wait: the poller must not stall.
-        return await send(self._bot, chat_id, text, markup, patience=0)
-
-
-def _markup_key(markup: InlineKeyboardMarkup | None) -> str:
-    return markup.to_json() if markup is not None else ""
-
-
-def late_keyboard(_: Gettext, tracker_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(wt.button_retry(_), callback_data=wcb(tracker_id, "retry"))],
-            [InlineKeyboardButton(wt.button_apn(_), callback_data=wcb(tracker_id, "apn"))],
-            [
-                InlineKeyboardButton(
-                    wt.button_check_again(_), callback_data=wcb(tracker_id, "check")
-                ),
-                InlineKeyboardButton(wt.button_stop(_), callback_data=wcb(tracker_id, "stop")),
-            ],
-        ]
-    )
-
-
-# --- starting a watch after a registration --------------------------------------------------
-
-
-async def start_watch(update: Update, context: Context, draft: Draft, done: Registered) -> None:
-    """Called by the registration conversation after `tracker/register` succeeded."""
-    if draft.mobile:
-        return  # the X-GPS app connects when the employee activates it: nothing to retry
-    try:
-        svc = services(context)
-        model = svc.catalog.model(draft.model_code or done.model)
-        manual = await svc.watcher.needs_manual_config(model)
-        user = update.effective_user
-        await svc.watcher.start(
-            tracker_id=done.tracker_id,
-            chat_id=draft.chat_id,
-            user_id=draft.user_id,
-            label=done.label,
-            model=done.model,
-            model_title=draft.model_title,
-            device_id=done.device_id,
-            user_name=user.first_name if user else "",
-            lang=language_for(update),
-            manual_config=manual,
-        )
-    except Exception:
-        # Watching is a help: it must never spoil a successful registration.
-        log.exception("could not start watching tracker %d", done.tracker_id)
 
 
 # --- handlers -------------------------------------------------------------------------------
@@ -365,7 +107,7 @@ class WatchChat:
 
     def handlers(self) -> list[Handler]:
         return [
-            CallbackQueryHandler(self.on_button, pattern=CALLBACK_PATTERN),
+            CallbackQueryHandler(self.on_button, pattern=WatchButton.pattern()),
             MessageHandler(
                 filters.UpdateType.MESSAGE & filters.LOCATION & ADDRESSED, self.on_location
             ),
@@ -382,8 +124,9 @@ class WatchChat:
         chat = update.effective_chat
         assert query is not None and user is not None and chat is not None
         _ = tr(update)
-        _prefix, tid, action = (query.data or "").split("|")
-        tracker_id = int(tid)
+        button = WatchButton.unpack(query.data)
+        assert button is not None  # the handler's pattern matched
+        tracker_id, action = button.tracker_id, button.action
         svc = services(context)
         watcher = svc.watcher
         watch = await watcher.get(tracker_id)
@@ -455,7 +198,13 @@ class WatchChat:
         assert message is not None and user is not None
         key = (message.chat.id, user.id)
         skip = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(wt.button_skip(_), callback_data=wcb(entry.tracker_id, "skip"))]]
+            [
+                [
+                    InlineKeyboardButton(
+                        wt.button_skip(_), callback_data=WatchButton.data(entry.tracker_id, "skip")
+                    )
+                ]
+            ]
         )
         if entry.step == "name":
             check = fields.check_apn_name(raw)
@@ -522,10 +271,12 @@ class WatchChat:
         rows = [
             [
                 InlineKeyboardButton(
-                    wt.button_pending_check(_, w.label), callback_data=wcb(w.tracker_id, "check")
+                    wt.button_pending_check(_, w.label),
+                    callback_data=WatchButton.data(w.tracker_id, "check"),
                 ),
                 InlineKeyboardButton(
-                    wt.button_pending_retry(_), callback_data=wcb(w.tracker_id, "retry")
+                    wt.button_pending_retry(_),
+                    callback_data=WatchButton.data(w.tracker_id, "retry"),
                 ),
             ]
             for w in watches[:50]
@@ -537,10 +288,10 @@ class WatchChat:
 def _check_answer(_: Gettext, watch: Watch | None) -> str:
     if watch is None:
         return wt.not_watched(_)
-    summary = _summary(watch)
+    summary = state_summary(watch)
     if summary is None:
         return wt.checked(_)
     return wt.connection(_, summary.connection)
 
 
-__all__ = ["Check", "TelegramWatchView", "WatchChat", "late_keyboard", "start_watch", "wcb"]
+__all__ = ["Check", "TelegramWatchView", "WatchButton", "WatchChat", "late_keyboard"]

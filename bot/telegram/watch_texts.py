@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from html import escape
 
+from bot.domain.navixy_outcomes import RetryOutcome
 from bot.domain.watch import (
     Check,
     CheckResult,
     Connection,
     Phase,
-    RetryOutcome,
     StateSummary,
+    Watch,
     WatchPolicy,
     progress,
     progress_bar,
@@ -22,7 +23,6 @@ from bot.domain.watch import (
 )
 from bot.i18n import Gettext
 from bot.navixy.models import DeviceModel
-from bot.storage.watches import Watch
 from bot.telegram.texts import fmt
 
 _fmt = fmt

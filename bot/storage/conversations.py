@@ -1,23 +1,18 @@
-"""PTB persistence on SQLite: user_data, chat_data, conversation states (and bot_data).
+"""The tables behind the bot's PTB persistence: user_data, chat_data, conversation states
+(and bot_data), as JSON rows in SQLite.
 
-Data is stored as JSON (callback_data is not stored). Only JSON data round-trips:
-dicts with str keys, lists, str, int, float, bool, None (tuples come back as
-lists). Anything else raises a TypeError naming the key, before anything is written.
+`bot.telegram.persistence.SqlitePersistence` adapts this store to PTB's `BasePersistence`;
+this module knows nothing of PTB. Only JSON data round-trips: dicts with str keys, lists,
+str, int, float, bool, None (tuples come back as lists). Anything else raises a TypeError
+naming the key, before anything is written.
 
-PTB writes in batches every `update_interval` seconds (and at shutdown). For
-write-through, add `write_through_handler()` in a late group: after each update
-it writes the update's user/chat data and the conversation states, so a
-`kill -9` between two updates loses nothing. All the writes of one
-`update_persistence()` run go into one transaction (group commit), so a
-conversation state and the user_data it relies on are committed together.
+All the writes queued in one loop turn go into one transaction (group commit): PTB starts
+the writes of one `update_persistence()` together, so a conversation state and the
+user_data it relies on are committed together.
 
 A row that can't be read at start-up (not JSON, not an object, a key or state of the
 wrong kind) is moved to the `quarantine` table and logged once: one bad row never stops
 the bot for everyone, and nothing is lost for a later look.
-
-Not covered by write-through (written at the next update or interval):
-- handlers that raise `ApplicationHandlerStop` (later groups do not run);
-- `block=False` callbacks: until the task finishes PTB persists the old state.
 """
 
 from __future__ import annotations
@@ -30,54 +25,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-from telegram.ext import BasePersistence, CallbackContext, PersistenceInput, TypeHandler
-from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
-
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
-#: The handler group for `write_through_handler()`: after every other group.
-WRITE_THROUGH_GROUP = 100
-
 JSONDict = dict[Any, Any]
+#: A conversation's key (chat id, user id, ...) and its state.
+ConversationKey = tuple[int | str, ...]
+ConversationState = int | str
 
 _Op = tuple[str, tuple[Any, ...]]
 
 
-class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
-    """`BasePersistence` on a `Database`.
+class ConversationTables:
+    """The PTB data tables on a `Database`.
 
-    Either pass an open `db` (the caller closes it, after the application's shutdown),
-    or a `path`: the database is then opened on the first `get_*` call (PTB calls
-    them in `Application.initialize()`, before `post_init`) and closed by `flush()`
-    (in `Application.shutdown()`). `await persistence.database()` gives the database
-    so that the journal and the model cache can share the connection.
-
-    bot_data is NOT stored by default (`store_bot_data=False`): the bot keeps service
-    objects there (`Services`: the database, the HTTP client), and PTB deep-copies
-    bot_data before every write, which fails for them (a TypeError before *anything*
-    is written, and `shutdown()` then raises before `flush()`). Pass
-    `store_bot_data=True` only when bot_data holds JSON data alone.
+    Either pass an open `db` (the caller closes it), or a `path`: the database is then
+    opened on the first call (PTB reads everything in `Application.initialize()`, before
+    `post_init`) and closed by `close()`. `await tables.database()` gives the database so
+    that the journal and the model cache can share the connection.
     """
 
-    def __init__(
-        self,
-        db: Database | None = None,
-        *,
-        path: str | Path | None = None,
-        update_interval: float = 60,
-        store_bot_data: bool = False,
-    ) -> None:
+    def __init__(self, db: Database | None = None, *, path: str | Path | None = None) -> None:
         if (db is None) == (path is None):
-            raise ValueError("SqlitePersistence needs exactly one of `db` and `path`")
-        super().__init__(
-            store_data=PersistenceInput(
-                bot_data=store_bot_data, chat_data=True, user_data=True, callback_data=False
-            ),
-            update_interval=update_interval,
-        )
+            raise ValueError("ConversationTables needs exactly one of `db` and `path`")
         self._db = db
         self._path = Path(path) if path is not None else None
         self._owns_db = db is None
@@ -98,9 +69,9 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
                 self._db = await Database.open(self._path)
             return self._db
 
-    # --- reads (Application.initialize) ----------------------------------------------------
+    # --- reads (at start-up) ----------------------------------------------------
 
-    async def get_user_data(self) -> dict[int, JSONDict]:
+    async def user_data(self) -> dict[int, JSONDict]:
         db = await self.database()
         rows = await db.fetchall("SELECT user_id, data FROM ptb_user_data")
         out: dict[int, JSONDict] = {}
@@ -113,7 +84,7 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
                 )
         return out
 
-    async def get_chat_data(self) -> dict[int, JSONDict]:
+    async def chat_data(self) -> dict[int, JSONDict]:
         db = await self.database()
         rows = await db.fetchall("SELECT chat_id, data FROM ptb_chat_data")
         out: dict[int, JSONDict] = {}
@@ -126,7 +97,7 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
                 )
         return out
 
-    async def get_bot_data(self) -> JSONDict:
+    async def bot_data(self) -> JSONDict:
         db = await self.database()
         row = await db.fetchone("SELECT data FROM ptb_bot_data WHERE id = 1")
         if row is None:
@@ -137,13 +108,10 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             await self._quarantine("ptb_bot_data", "id = ?", (1,), row["data"], exc)
             return {}
 
-    async def get_callback_data(self) -> CDCData | None:
-        return None
-
-    async def get_conversations(self, name: str) -> ConversationDict:
+    async def conversations(self, name: str) -> dict[ConversationKey, ConversationState]:
         db = await self.database()
         rows = await db.fetchall("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
-        out: ConversationDict = {}
+        out: dict[ConversationKey, ConversationState] = {}
         for row in rows:
             try:
                 key, state = _decode_key(row["key"]), json.loads(row["state"])
@@ -187,9 +155,9 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             reason,
         )
 
-    # --- writes (Application.update_persistence) -------------------------------------------
+    # --- writes -------------------------------------------
 
-    async def update_user_data(self, user_id: int, data: JSONDict) -> None:
+    async def put_user_data(self, user_id: int, data: JSONDict) -> None:
         payload = _dump_dict(data, f"user_data[{user_id}]")
         await self._write(
             "INSERT INTO ptb_user_data (user_id, data, updated_at) VALUES (?, ?, ?)"
@@ -198,7 +166,7 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             (user_id, payload, _now()),
         )
 
-    async def update_chat_data(self, chat_id: int, data: JSONDict) -> None:
+    async def put_chat_data(self, chat_id: int, data: JSONDict) -> None:
         payload = _dump_dict(data, f"chat_data[{chat_id}]")
         await self._write(
             "INSERT INTO ptb_chat_data (chat_id, data, updated_at) VALUES (?, ?, ?)"
@@ -207,7 +175,7 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             (chat_id, payload, _now()),
         )
 
-    async def update_bot_data(self, data: JSONDict) -> None:
+    async def put_bot_data(self, data: JSONDict) -> None:
         payload = _dump_dict(data, "bot_data")
         await self._write(
             "INSERT INTO ptb_bot_data (id, data, updated_at) VALUES (1, ?, ?)"
@@ -216,12 +184,10 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             (payload, _now()),
         )
 
-    async def update_callback_data(self, data: CDCData) -> None:
-        """Never called: callback_data is not stored."""
-
-    async def update_conversation(
+    async def put_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
+        """Store a conversation's state (None: the conversation ended, its row goes)."""
         encoded_key = json.dumps(list(key))
         if new_state is None:
             await self._write(
@@ -246,18 +212,7 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
     async def drop_chat_data(self, chat_id: int) -> None:
         await self._write("DELETE FROM ptb_chat_data WHERE chat_id = ?", (chat_id,))
 
-    # Single process: the database never changes behind our back, nothing to refresh.
-
-    async def refresh_user_data(self, user_id: int, user_data: JSONDict) -> None:
-        pass
-
-    async def refresh_chat_data(self, chat_id: int, chat_data: JSONDict) -> None:
-        pass
-
-    async def refresh_bot_data(self, bot_data: JSONDict) -> None:
-        pass
-
-    async def flush(self) -> None:
+    async def close(self) -> None:
         """Wait for running writes; close the database if this persistence opened it."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=60)
@@ -297,29 +252,6 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
             batch.set_exception(exc)
         else:
             batch.set_result(None)
-
-
-def write_through_handler() -> TypeHandler[Update, CallbackContext[Any, Any, Any, Any], None]:
-    """A handler for `application.add_handler(handler, group=WRITE_THROUGH_GROUP)`.
-
-    After every update it marks the update's user and chat for persistence and runs
-    `application.update_persistence()`, so the new conversation state and the
-    user/chat data are committed before the next update is processed.
-    """
-    return TypeHandler(Update, _write_through)
-
-
-async def _write_through(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
-    application = context.application
-    if application.persistence is None:
-        return
-    chat = update.effective_chat
-    user = update.effective_user
-    application.mark_data_for_update_persistence(
-        chat_ids=chat.id if chat is not None else None,
-        user_ids=user.id if user is not None else None,
-    )
-    await application.update_persistence()
 
 
 # --- JSON ------------------------------------------------------------------------------------
