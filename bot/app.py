@@ -44,7 +44,7 @@ from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
-from bot.telegram import language, texts
+from bot.telegram import crew, language, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
@@ -130,6 +130,8 @@ def build_application(settings: Settings) -> App:
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
     for handler, group in language.handlers():  # /language, and each user's language first
+        app.add_handler(handler, group=group)
+    for handler, group in crew.handlers():  # crew chats, roles and admin commands
         app.add_handler(handler, group=group)
     # Before the registration conversation: its fallback answers any button while a
     # registration is open, and the watch's buttons must work then too.

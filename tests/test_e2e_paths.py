@@ -764,7 +764,9 @@ async def test_inline_pick_outside_a_conversation_starts_one(
 
 
 def _mentions(message: BotMessage, user: FakeUser) -> bool:
-    return any(e.get("url") == f"tg://user?id={user.id}" for e in message.entities)
+    return any(
+        e.get("type") == "text_mention" and e["user"]["id"] == user.id for e in message.entities
+    )
 
 
 async def test_two_installers_interleaved_in_a_group(
@@ -790,8 +792,9 @@ async def test_two_installers_interleaved_in_a_group(
         assert ask.force_reply and ask.selective
         assert _mentions(ask, user)
 
-    # Chatter that is no reply to the bot never reaches it (privacy mode).
-    chatter = await tg.send_text(boris, group, "anyone got a spare SIM?")
+    # A colleague's chatter that is no reply to the bot never reaches it (privacy mode).
+    carl = tg.user(500, "Carl")
+    chatter = await tg.send_text(carl, group, "anyone got a spare SIM?")
     assert not tg.was_delivered(group, chatter["message_id"])
 
     bad = await b.send("12345", expect="An IMEI has 15 digits")

@@ -404,7 +404,14 @@ class Fuzzer:
         mine = [
             m
             for m in self.tg.messages(chat)
-            if not m.deleted and (chat.id > 0 or f"tg://user?id={actor.user.id}" in str(m.raw))
+            if not m.deleted
+            and (
+                chat.id > 0
+                or any(
+                    e.get("type") == "text_mention" and e["user"]["id"] == actor.user.id
+                    for e in m.entities
+                )
+            )
         ]
         if not mine:
             return None

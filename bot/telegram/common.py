@@ -198,9 +198,27 @@ async def say(
         text = f"{tr(update).isolate(mention(update))}, {text}"
         if markup is None and expects_text:
             reply_markup = ForceReply(selective=True, input_field_placeholder=placeholder)
-        if update.message is not None:
-            reply = ReplyParameters(update.message.message_id, allow_sending_without_reply=True)
+        # Reply to the member's own message (this one, or after a button tap their last
+        # one): with the mention, that opens their reply box for a selective ForceReply.
+        replied = update.message.message_id if update.message is not None else None
+        if replied is None and update.effective_user is not None:
+            replied = last_message_id(context, update.effective_user.id)
+        if replied is not None:
+            reply = ReplyParameters(replied, allow_sending_without_reply=True)
     return await send(context.bot, chat.id, text, reply_markup, reply=reply)
+
+
+#: chat_data key: {str(user id): id of the member's latest message the bot saw in the chat}.
+LAST_MESSAGE_KEY = "last_message"
+
+
+def last_message_id(context: Context, user_id: int) -> int | None:
+    """The member's latest message in this group that the bot saw (None: none known)."""
+    if context.chat_data is None:
+        return None
+    seen = context.chat_data.get(LAST_MESSAGE_KEY)
+    value = seen.get(str(user_id)) if isinstance(seen, dict) else None
+    return value if isinstance(value, int) else None
 
 
 #: How long an interactive send may wait out Telegram's flood control (429 retry_after), in
