@@ -41,16 +41,19 @@ async def typed(me: Installer, text: str, *, expect: str) -> BotMessage:
     return await me.send(text, expect=expect)
 
 
-async def crew_registration(me: Installer, imei: str, label: str) -> BotMessage:
+async def crew_registration(
+    me: Installer, imei: str, label: str, phone: str = PHONE_DE
+) -> BotMessage:
     """A whole device registration in the group; returns the card after Register."""
     await me.send(f"/register@{me.tg.bot_username}", expect="Which device?")
     await typed(me, "fmb140", expect="Models matching")
     await me.tap("Teltonika FMB140", expect="IMEI")
     await typed(me, imei, expect="Phone number")
-    await typed(me, PHONE_DE, expect="APN")
+    await typed(me, phone, expect="APN")
     await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
     await typed(me, label, expect="Which group")
-    card = await me.tap("Main office", expect=CARD)
+    # In a group the group question itself becomes the card (an edit, no new message).
+    card = await me.tap("Main office", expect=CARD, new_message=False)
     return await me.tap(REGISTER, on=card, expect="Registered", new_message=False)
 
 
@@ -107,7 +110,7 @@ async def test_chatter_with_no_reply_box_is_not_an_answer(
     assert not tg.was_delivered(group, sent["message_id"])
 
 
-@pytest.mark.parametrize("crew_size", [1, 2, 4])
+@pytest.mark.parametrize("crew_size", [1, 2, pytest.param(4, marks=pytest.mark.timeout(240))])
 async def test_crew_members_registering_at_once(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App, crew_size: int
 ) -> None:
@@ -120,12 +123,13 @@ async def test_crew_members_registering_at_once(
 
     started = time.monotonic()
     await asyncio.gather(
-        *(crew_registration(me, imeis[i], f"Crew van {i}") for i, me in enumerate(crew))
+        *(
+            crew_registration(me, imeis[i], f"Crew van {i}", f"+49 170 12345{i:02d}")
+            for i, me in enumerate(crew)
+        )
     )
     elapsed = time.monotonic() - started
-    group_calls = [
-        c for c in tg.requests if str(c.params.get("chat_id")) == str(group.id)
-    ]
+    group_calls = [c for c in tg.requests if str(c.params.get("chat_id")) == str(group.id)]
     print(f"\n{crew_size} installer(s): {elapsed:.1f} s, {len(group_calls)} group calls")
 
     registered = sorted(c.params["label"] for c in sandbox.calls_to("tracker/register"))

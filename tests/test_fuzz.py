@@ -46,7 +46,6 @@ from bot.storage.persistence import WRITE_THROUGH_GROUP
 from bot.telegram.conversation import CONVERSATION_NAME
 from tests.e2e import (
     ADMIN_ID,
-    Installer,
     catalog_ready,
     make_settings,
     running_bot,
@@ -355,7 +354,7 @@ class Fuzzer:
             return None
         roll = self.rng.random()
         if roll < 0.7:
-            return Installer(self.tg, actor.user, chat)._question_id()
+            return self.tg.reply_box(actor.user, chat)
         mine = [m for m in self.tg.messages(chat) if not m.deleted]
         if roll < 0.85 and mine:
             return self.rng.choice(mine[-6:]).message_id

@@ -35,7 +35,7 @@ from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
 from bot.storage.journal import AttemptStatus
-from bot.telegram import delivery, texts
+from bot.telegram import delivery, group_chat, texts
 from bot.telegram.common import (
     ADDRESSED,
     CONTACT,
@@ -402,7 +402,9 @@ def _card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
 async def ask_summary(update: Update, context: Context, draft: Draft, note: str | None) -> State:
     _ = tr(update)
     text = _with_note(note, texts.summary(_, draft))
-    await say(update, context, text, _card_keyboard(update, draft))
+    keyboard = _card_keyboard(update, draft)
+    if not await group_chat.replace_tapped(update, context, text, keyboard):
+        await say(update, context, text, keyboard)
     return Step.SUMMARY
 
 
@@ -531,7 +533,7 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
     if model is None:
         await say(update, context, texts.model_unknown(_))
         return None
-    if update.callback_query is not None:
+    if update.callback_query is not None and not group_chat.spare_cosmetic_edit(update):
         await edit(update.callback_query, texts.model_chosen(_, model.title))
     try:
         plugins = await svc.catalog.plugins()
@@ -610,7 +612,8 @@ async def on_apn_use(update: Update, context: Context) -> State | None:
     if draft is None:
         return None
     assert update.callback_query is not None
-    await close_keyboard(update.callback_query)
+    if not group_chat.spare_cosmetic_edit(update):
+        await close_keyboard(update.callback_query)
     if not draft.use_apn_offer():
         draft.clear_apn(manual=True)
     return await advance(update, context, draft)
@@ -736,7 +739,8 @@ async def on_group(update: Update, context: Context) -> State | None:
             except NavixyError:
                 groups = []
             title = next((g.title for g in groups if g.id == group_id), str(group_id))
-    await close_keyboard(query)
+    if not group_chat.spare_cosmetic_edit(update):  # in a group the card replaces it
+        await close_keyboard(query)
     draft.group_id, draft.group_title = group_id, title
     return await advance(update, context, draft)
 
