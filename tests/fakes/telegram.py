@@ -816,9 +816,9 @@ class FakeTelegram:
         for msg in reversed(list(state.msgs.values())):
             if msg.message_id <= since:
                 return None
-            if msg.from_bot and not msg.deleted and msg.force_reply:
-                if not msg.selective or self._targets(msg, user):
-                    return msg.message_id
+            live = msg.from_bot and not msg.deleted and msg.force_reply
+            if live and (not msg.selective or self._targets(msg, user)):
+                return msg.message_id
         return None
 
     def _targets(self, msg: _Msg, user: FakeUser) -> bool:
