@@ -35,6 +35,7 @@ from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
+from bot.services.access import AccessService
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
@@ -44,7 +45,7 @@ from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
-from bot.telegram import crew, language, texts
+from bot.telegram import admin, crew, language, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
@@ -170,6 +171,14 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     )
     journal = RegistrationJournal(db)
     await language.start_languages(app, db)
+    access = AccessService(
+        db,
+        admin_ids=settings.admin_ids,
+        installer_ids=settings.installer_ids,
+        registrations_per_hour=settings.registrations_per_hour,
+    )
+    await access.start()
+    app.bot_data[admin.ACCESS_KEY] = access
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
     watcher = _build_watcher(app, settings, client, catalog, db)
     svc = Services(

@@ -438,7 +438,10 @@ async def commit_state(update: Update, context: Context, conversation: str, stat
 
 
 #: The commands this bot answers (a bare "/cmd" in a group is ours only if it is one of them).
-COMMANDS = frozenset({"start", "help", "register", "cancel", "pending"})
+COMMANDS = frozenset(
+    {"start", "help", "register", "cancel", "pending", "language"}
+    | {"invite", "users", "revoke", "promote", "audit"}
+)
 
 
 def addressed_to_bot(message: Message, bot_id: int, bot_username: str | None) -> bool:

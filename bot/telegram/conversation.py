@@ -35,7 +35,7 @@ from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
 from bot.storage.journal import AttemptStatus
-from bot.telegram import delivery, group_chat, texts
+from bot.telegram import admin, delivery, group_chat, texts
 from bot.telegram.common import (
     ADDRESSED,
     CONTACT,
@@ -817,6 +817,8 @@ async def on_register(update: Update, context: Context) -> State | None:
     _ = tr(update)
     if draft.next_step() is not Step.SUMMARY:
         return await advance(update, context, draft)
+    if not await admin.within_limit(update, context):  # at most N an hour per installer
+        return Step.SUMMARY
     card = texts.summary(_, draft)
     await edit(query, card + "\n\n" + texts.registering(_))
     svc = services(context)
@@ -842,6 +844,7 @@ async def on_register(update: Update, context: Context) -> State | None:
         assert outcome.attempt_id is not None
         deliver = delivery.result_delivery(context).deliver
         await deliver(outcome.attempt_id, card=card_id, again=True)
+        await admin.registered(update, context, outcome.tracker_id, outcome.label, outcome.model)
         drop_draft(update, context)
         return END
     if isinstance(outcome, NoAnswer):

@@ -13,6 +13,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, TypeHandler
 
+from bot.telegram import admin
 from bot.telegram.common import LAST_MESSAGE_KEY, Context
 
 #: Before the access gate (-1): cheap, memory plus the chat's persisted data.
@@ -36,4 +37,7 @@ async def remember_last_message(update: Update, context: Context) -> None:
 
 def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
     """(handler, group) pairs, for `Application.add_handler`."""
-    return [(TypeHandler(Update, remember_last_message), REMEMBER_GROUP)]
+    return [
+        (TypeHandler(Update, remember_last_message), REMEMBER_GROUP),
+        *((handler, 0) for handler in admin.handlers()),
+    ]

@@ -30,7 +30,7 @@ from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, tran
 from bot.storage.db import Database
 from bot.storage.languages import LanguageStore
 from bot.telegram import texts
-from bot.telegram.common import Context, answer, edit, say, services, tr
+from bot.telegram.common import Context, answer, edit, say, tr
 from bot.telegram.user_language import set_update_language
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ async def remember_language(update: Update, context: Context) -> None:
         set_update_language(update, user.language_code)
         return
     try:
-        if services(context).settings.role_of(user.id) is not None:  # strangers: not stored
+        access = context.application.bot_data.get("access")  # admin.ACCESS_KEY
+        if access is not None and access.role_of(user.id) is not None:  # strangers: not stored
             await languages.seen(user.id, user.language_code)
     except Exception:
         # The language is a nicety: a failed write must not cost the installer's update.
