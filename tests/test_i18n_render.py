@@ -15,6 +15,7 @@ import asyncio
 import string
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
@@ -41,9 +42,12 @@ from bot.i18n import LANGUAGE_NAMES, Translator, available_languages, locales_di
 from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
+from bot.storage.audit import Action, AuditEntry
 from bot.storage.watches import Watch
+from bot.telegram import admin_texts as at
 from bot.telegram import delivery, texts
 from bot.telegram import watch_texts as wt
+from bot.telegram.admin import REQUEST
 from bot.telegram.common import cb
 from bot.telegram.language import CALLBACK_PREFIX
 from bot.telegram.watch import wcb
@@ -93,6 +97,15 @@ SAMPLES = {
     "vendor": "Teltonika",
     "min": 4,
     "n": 21,
+    "link": "https://t.me/installer_test_bot?start=AbC-123_xyz",
+    "until": "27.11.2026, 16:30",
+    "name": "Ivan <Petrov> & Co",
+    "admin": "Anna <admin>",
+    "when": "27.11.2026, 16:30",
+    "actor": 987654321,
+    "action": "registered a device",
+    "subject": 123456789,
+    "detail": "tracker=123456789 model=fmb140 label=Van <7>",
 }
 
 
@@ -414,6 +427,7 @@ def _messages(_: Translator) -> Iterator[str]:
     yield wt.pending_list(_, [], NOW)
     yield wt.pending_list(_, [_watch(), _watch(tracker_id=5, label="Truck 2")], NOW)
     yield wt.checked(_)
+    yield from _crew_messages(_)
 
 
 def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
@@ -456,6 +470,7 @@ def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
         yield texts.field_name(_, step), cb(draft, f"field:{step.value}")
     for language in LANGUAGES:
         yield LANGUAGE_NAMES.get(language, language), CALLBACK_PREFIX + language
+    yield from _crew_buttons(_)
 
 
 def _alerts(_: Translator) -> Iterator[str]:
@@ -466,6 +481,7 @@ def _alerts(_: Translator) -> Iterator[str]:
     yield wt.not_yours(_)
     yield wt.not_watched(_)
     yield wt.navixy_busy(_)
+    yield from _crew_alerts(_)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -536,3 +552,55 @@ def test_arabic_keeps_ids_and_labels_in_their_own_direction() -> None:
         translator("en"), tracker_id=1, label="x", model="m", device_id=None, mobile=False
     )
     assert "\u2068" not in english and "\u2069" not in english
+
+
+# --- crews and admins (bot/telegram/admin_texts.py) ---------------------------------------
+
+
+def _crew_messages(_: Translator) -> Iterator[str]:
+    when = datetime.fromtimestamp(NOW, UTC)
+    name = "Ivan <Petrov> & Co"
+    yield at.admin_only(_)
+    for uses in (1, 2, 5, 21, 100):
+        yield at.invite_created(_, "https://t.me/installer_test_bot?start=AbC-123_xyz", uses, when)
+    yield at.invite_usage(_)
+    yield at.joined(_)
+    yield at.invite_invalid(_)
+    yield at.request_sent(_)
+    yield at.request_pending(_)
+    request = at.request_for_admins(_, name, 987654321)
+    yield request
+    yield at.request_approved_by(_, request, name)
+    yield at.request_rejected_by(_, request, name)
+    yield at.access_approved(_)
+    yield at.access_rejected(_)
+    for n in (0, 1, 2, 5, 21):
+        yield at.users_title(_, n)
+        yield at.audit_title(_, n)
+        yield at.rate_limited(_, n)
+        yield at.rate_limited_admins(_, name, 987654321, n)
+    yield at.user_line(_, name, 987654321, None)
+    yield at.user_line(_, name, 987654321, when)
+    yield at.revoke_usage(_)
+    yield at.revoked(_, name, 987654321)
+    yield at.revoke_nothing(_, 987654321)
+    yield at.revoked_notice(_)
+    yield at.promote_usage(_)
+    yield at.promoted(_, 987654321)
+    yield at.audit_empty(_)
+    for action in Action:
+        yield at.audit_line(_, AuditEntry(1, when, 1, action, 987654321, "label=<Van> & Co"))
+
+
+def _crew_buttons(_: Translator) -> Iterator[tuple[str, str]]:
+    yield at.button_request_access(_), REQUEST
+    yield at.button_approve(_), "a|ok|123456789012345678"
+    yield at.button_reject(_), "a|no|123456789012345678"
+    yield at.button_older(_), "a|au|100000"
+    yield at.button_newer(_), "a|us|100000"
+
+
+def _crew_alerts(_: Translator) -> Iterator[str]:
+    yield at.admin_only(_)
+    yield at.request_pending(_)
+    yield at.request_decided_already(_)

@@ -1,0 +1,146 @@
+"""Roles and access managed in the chat: invites, requests, approval, revocation, the
+hourly limit, admin-only commands. The real bot against the fake Telegram and the Navixy
+stand-in, with a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from bot.app import App
+from bot.sandbox.server import NavixySandbox
+from tests.e2e import (
+    ADMIN_ID,
+    IMEI,
+    IMEI_2,
+    PHONE_DE,
+    Installer,
+    catalog_ready,
+    installer,
+    make_settings,
+    running_bot,
+)
+from tests.fakes.telegram import FakeTelegram
+
+ADMIN_COMMANDS = ("/invite", "/users", "/revoke 100", "/promote 100", "/audit")
+
+
+def admin(tg: FakeTelegram) -> Installer:
+    return installer(tg, ADMIN_ID, name="Alice")
+
+
+async def test_an_invite_link_makes_a_stranger_an_installer_once(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    boss = admin(tg)
+    made = await boss.send("/invite 1 2", expect="Invite link for 1 installer")
+    link = re.search(r"https://t\.me/installer_test_bot\?start=([A-Za-z0-9_-]+)", made.text or "")
+    assert link is not None
+    code = link.group(1)
+
+    newcomer = installer(tg, 700, name="Nina")
+    await newcomer.send(f"/start {code}", expect="Welcome! You can register devices now")
+    await newcomer.send("/register", expect="Which device?")
+
+    # One use only: the next stranger is told, and offered to ask for access instead.
+    late = installer(tg, 701, name="Oleg")
+    refused = await late.send(f"/start {code}", expect="expired or was used up")
+    assert refused.button_texts() == ["🙋 Request access"]
+    audit = await boss.send("/audit", expect="audit entr")
+    assert "invite created" in (audit.text or "")
+    assert "joined by invite" in (audit.text or "")
+    assert sandbox.calls_to("tracker/register") == []
+
+
+async def test_a_stranger_requests_access_and_an_admin_approves(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    boss = admin(tg)
+    await boss.send("/start")  # the admin has talked to the bot: it may write to them
+    stranger = installer(tg, 702, name="Pavel")
+    refusal = await stranger.send("hello", expect="not on this bot's list")
+    await stranger.tap(
+        "🙋 Request access", on=refusal, expect="went to the admins", new_message=False
+    )
+    ask = await tg.wait_for_message(boss.chat, lambda m: "asks for access" in (m.text or ""))
+    assert "Pavel" in (ask.text or "") and "702" in (ask.text or "")
+
+    await boss.tap("✅ Approve", on=ask, expect="Approved by Alice", new_message=False)
+    await tg.wait_for_message(stranger.chat, lambda m: "gave you access" in (m.text or ""))
+    await stranger.send("/register", expect="Which device?")
+    # Approving twice (another admin, a double tap) changes nothing.
+    query = await tg.press(boss.user, boss.chat, ask.message_id, "a|ok|702", forged=True)
+    assert "Already decided" in ((await tg.wait_for_callback_answer(query))["text"] or "")
+    asks = [m for m in tg.messages(boss.chat) if "asks for access" in (m.text or "")]
+    assert len(asks) == 1
+
+
+async def test_revoke_mid_registration_ends_it_politely(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    boss = admin(tg)
+    me = installer(tg, 100, name="Ivan")
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+
+    await boss.send("/revoke 100", expect="can no longer use the bot")
+    await tg.wait_for_message(me.chat, lambda m: "withdrew your access" in (m.text or ""))
+    # The open registration is gone: the IMEI is refused like any stranger's message.
+    await me.send(IMEI, expect="not on this bot's list")
+    users = await boss.send("/users", expect="installers:")
+    assert "Ivan" not in (users.text or "")
+    assert sandbox.calls_to("tracker/register") == []
+
+
+async def test_a_non_admin_gets_one_refusal_per_admin_command_and_no_navixy_call(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg, 100)
+    before = len(sandbox.calls)
+    for command in ADMIN_COMMANDS:
+        await me.send(command, expect="Only admins can use this command.")
+    await tg.wait_idle()
+    assert len(tg.messages(me.chat)) == len(ADMIN_COMMANDS)
+    assert len(sandbox.calls) == before
+
+
+async def test_the_hourly_limit_stops_the_next_registration_and_tells_the_admins(
+    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
+) -> None:
+    key = sandbox.new_api_key()
+    settings = make_settings(
+        tg, sandbox.base_url, key, tmp_path / "bot.db", registrations_per_hour=1
+    )
+    async with running_bot(settings) as app:
+        await catalog_ready(app)
+        boss = admin(tg)
+        await boss.send("/start")
+        me = installer(tg, 100, name="Ivan")
+        for imei, label, phone in ((IMEI, "Van 1", PHONE_DE), (IMEI_2, "Van 2", "+49 170 7654321")):
+            await me.send("/register", expect="Which device?")
+            await me.send("fmb140", expect="Models matching")
+            await me.tap("Teltonika FMB140", expect="IMEI")
+            await me.send(imei, expect="Phone number")
+            await me.send(phone, expect="APN")
+            await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+            await me.send(label, expect="Which group")
+            card = await me.tap("Main office", expect="Check and register")
+            if label == "Van 1":
+                await me.tap("✅ Register", on=card, expect="Registered", new_message=False)
+            else:
+                await me.tap("✅ Register", on=card, expect="the limit")
+        told = await tg.wait_for_message(boss.chat, lambda m: "hit the limit" in (m.text or ""))
+        assert "Ivan" in (told.text or "")
+        assert [c.params["label"] for c in sandbox.calls_to("tracker/register")] == ["Van 1"]
+    # The audit trail has the registration and the hit; it refuses to be rewritten.
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        actions = [row[0] for row in conn.execute("SELECT action FROM audit ORDER BY id")]
+        assert "registered" in actions and "rate_limited" in actions
+        try:
+            conn.execute("DELETE FROM audit")
+        except sqlite3.DatabaseError as exc:
+            assert "append-only" in str(exc)
+        else:
+            raise AssertionError("the audit table accepted a DELETE")
