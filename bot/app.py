@@ -38,6 +38,7 @@ from bot.photo import shutdown_executor
 from bot.services.access import AccessService
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
+from bot.services.reports import Reports
 from bot.services.watcher import Watcher
 from bot.storage import stats
 from bot.storage.db import Database, storage_problem
@@ -45,7 +46,7 @@ from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
-from bot.telegram import admin, crew, language, texts
+from bot.telegram import admin, admin_reports, crew, language, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
@@ -180,6 +181,9 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     await access.start()
     app.bot_data[admin.ACCESS_KEY] = access
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
+    app.bot_data[admin_reports.REPORTS_KEY] = Reports(
+        db, client, catalog, started=app.bot_data[VITALS_KEY].started
+    )
     watcher = _build_watcher(app, settings, client, catalog, db)
     svc = Services(
         settings=settings,

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.app import App
+from bot.sandbox.faults import DropBeforeCommit
 from bot.sandbox.server import NavixySandbox
 from tests.e2e import (
     ADMIN_ID,
@@ -23,7 +24,18 @@ from tests.e2e import (
 )
 from tests.fakes.telegram import FakeTelegram
 
-ADMIN_COMMANDS = ("/invite", "/users", "/revoke 100", "/promote 100", "/audit")
+ADMIN_COMMANDS = (
+    "/invite",
+    "/users",
+    "/revoke 100",
+    "/promote 100",
+    "/audit",
+    "/status",
+    "/recent",
+    f"/find {IMEI}",
+    "/stats week",
+    "/export month",
+)
 
 
 def admin(tg: FakeTelegram) -> Installer:
@@ -144,3 +156,64 @@ async def test_the_hourly_limit_stops_the_next_registration_and_tells_the_admins
             assert "append-only" in str(exc)
         else:
             raise AssertionError("the audit table accepted a DELETE")
+
+
+async def register_one(me: Installer, label: str = "Van 9") -> None:
+    await me.send("/register", expect="Which device?")
+    await me.send("fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await me.send(IMEI, expect="Phone number")
+    await me.send(PHONE_DE, expect="APN")
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    await me.send(label, expect="Which group")
+    card = await me.tap("Main office", expect="Check and register")
+    await me.tap("✅ Register", on=card, expect="Registered", new_message=False)
+
+
+async def test_admin_reports_after_a_registration(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    me = installer(tg, 100, name="Ivan")
+    await register_one(me, "Van =9")  # a label a spreadsheet would run as a formula
+    tracker = sandbox.calls_to("tracker/register")[0]
+    boss = admin(tg)
+
+    status = await boss.send("/status", expect="Status")
+    text = status.text or ""
+    assert "Navixy: answers in" in text and "Models cached:" in text
+    assert "Registration errors in the last hour: 0" in text
+
+    recent = await boss.send("/recent", expect="Latest registrations")
+    assert "Van =9" in (recent.text or "") and "✅" in (recent.text or "")
+
+    before = len(sandbox.calls_to("tracker/get_states"))
+    found = await boss.send(f"/find {IMEI}", expect="Van =9")
+    assert "Online" in (found.text or "") or "GPS" in (found.text or "")
+    assert len(sandbox.calls_to("tracker/get_states")) == before + 1
+    await boss.send("/find nothing-like-it", expect="Nothing in the journal")
+
+    stats = await boss.send("/stats day", expect="Registrations in the last 24 hours")
+    assert "registered: 1 (100 %)" in (stats.text or "")
+
+    await tg.send_text(boss.user, boss.chat, "/export week")
+    exported = await tg.wait_for_message(boss.chat, lambda m: m.kind == "document")
+    assert exported.caption == "The journal: 1 registration attempt."
+    document = exported.raw["document"]
+    assert document["file_name"].startswith("journal-week-")
+    rows = tg.file_bytes(document["file_id"]).decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("id,created_at,user_id,user_name,chat_id,model")
+    assert len(rows) == 2
+    assert ",'=9," not in rows[1] and "'Van =9" not in rows[1]  # only a leading = is quoted
+    assert "Van =9" in rows[1] and IMEI in rows[1] and "success" in rows[1]
+    assert tracker.params["label"] == "Van =9"
+    assert "6045325592" not in "\n".join(rows)  # no activation code or other secret
+
+
+async def test_status_while_navixy_is_down(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    sandbox.inject("user/get_info", DropBeforeCommit(), times=20)
+    boss = admin(tg)
+    status = await boss.send("/status", expect="Status", timeout=30.0)
+    assert "Navixy: not reachable" in (status.text or "")
+    assert "Models cached:" in (status.text or "")  # the rest still answers

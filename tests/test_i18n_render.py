@@ -42,7 +42,9 @@ from bot.i18n import LANGUAGE_NAMES, Translator, available_languages, locales_di
 from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
+from bot.services.reports import Found, Period, Stats, Status
 from bot.storage.audit import Action, AuditEntry
+from bot.storage.journal import Attempt, AttemptStatus
 from bot.storage.watches import Watch
 from bot.telegram import admin_texts as at
 from bot.telegram import delivery, texts
@@ -106,6 +108,15 @@ SAMPLES = {
     "action": "registered a device",
     "subject": 123456789,
     "detail": "tracker=123456789 model=fmb140 label=Van <7>",
+    "version": "0.1.0",
+    "ms": 1234,
+    "account": "installer@example.com",
+    "count": 21,
+    "size": "12.5",
+    "command": "/stats",
+    "total": 21,
+    "ok": 19,
+    "rate": 90,
 }
 
 
@@ -590,6 +601,83 @@ def _crew_messages(_: Translator) -> Iterator[str]:
     yield at.audit_empty(_)
     for action in Action:
         yield at.audit_line(_, AuditEntry(1, when, 1, action, 987654321, "label=<Van> & Co"))
+    yield from _report_messages(_, when)
+
+
+def _report_messages(_: Translator, when: datetime) -> Iterator[str]:
+    for ms, error, age in ((42.0, None, 3600.0 * 30), (None, 4, None), (None, 0, 59.0)):
+        yield at.status(
+            _,
+            Status(
+                version="0.1.0",
+                uptime=3600 * 49 + 65,
+                navixy_ms=ms,
+                navixy_error=error,
+                account="installer@example.com",
+                models=1520,
+                models_age=age,
+                database_bytes=12_500_000,
+                waiting=21,
+                errors_last_hour=2,
+            ),
+        )
+    attempts = [
+        Attempt(
+            id=i,
+            draft_id="0123456789ab",
+            user_id=42,
+            chat_id=-100123,
+            model="telfmb140",
+            plugin_id=44,
+            device_id="356938035643809",
+            label="Van <7> & Co",
+            group_id=0,
+            status=status,
+            tracker_id=123456789 if status is AttemptStatus.SUCCESS else None,
+            error_code=7 if status is AttemptStatus.FAILED else None,
+            error_description="Invalid parameters" if status is AttemptStatus.FAILED else None,
+            created_at=when,
+            updated_at=when,
+            user_name="Ivan <admin>",
+        )
+        for i, status in enumerate(AttemptStatus)
+    ]
+    yield at.recent_title(_) + "\n" + "\n".join(at.attempt_line(_, a) for a in attempts)
+    yield at.recent_empty(_)
+    yield at.find_usage(_)
+    yield at.find_nothing(_, "fmb <14> & x")
+    state = StateSummary(
+        connection=Connection.ACTIVE,
+        connected=True,
+        has_fix=True,
+        fix_age=30.0,
+        cell_position=False,
+        gsm_level=71,
+        roaming=False,
+        board_voltage=12.6,
+        battery_level=90,
+        ignition=True,
+    )
+    found = [Found(attempts[1], state), Found(attempts[1], None), Found(attempts[2], None)]
+    yield at.found(_, found, True)
+    yield at.found(_, found, False)
+    yield at.period_usage(_, "/export")
+    for period in Period:
+        for total in (0, 21):
+            yield at.stats(
+                _,
+                Stats(
+                    period=period,
+                    total=total,
+                    succeeded=min(total, 19),
+                    per_day=[(when.date(), 21)],
+                    per_installer=[("Ivan <admin>", 21)],
+                    median_connect=None if period is Period.DAY else 125.0,
+                    top_errors=[(7, "Invalid parameters <x>", 2)],
+                ),
+            )
+    for n in (0, 1, 2, 5, 21):
+        yield at.export_caption(_, n)
 
 
 def _crew_buttons(_: Translator) -> Iterator[tuple[str, str]]:

@@ -130,7 +130,7 @@ async def _ask_admins(context: Context, user: User) -> None:
 # --- admin side ----------------------------------------------------------------------------
 
 
-async def _admin(update: Update, context: Context) -> bool:
+async def is_admin_or_refuse(update: Update, context: Context) -> bool:
     """Is the sender an admin? Others get one short refusal (and nothing else happens)."""
     user = update.effective_user
     if user is not None and access(context).is_admin(user.id):
@@ -146,7 +146,7 @@ async def _admin(update: Update, context: Context) -> bool:
 async def on_decision(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     _, action, value = (query.data or "").split("|", 2)
     user_id = int(value)
@@ -173,7 +173,7 @@ def _args(update: Update) -> list[str]:
 
 
 async def invite_command(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     _ = tr(update)
     try:
@@ -190,7 +190,7 @@ async def invite_command(update: Update, context: Context) -> None:
 
 
 async def users_command(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     text, keyboard = _users_page(tr(update), access(context), 0)
     await say(update, context, text, keyboard)
@@ -203,12 +203,10 @@ def _users_page(
     page = people[offset : offset + USERS_PAGE]
     lines = [at.users_title(_, len(people))]
     lines += [at.user_line(_, m.name or str(m.user_id), m.user_id, m.last_seen_at) for m in page]
-    return "\n".join(lines), _pager(_, "us", offset, USERS_PAGE, len(people))
+    return "\n".join(lines), pager(_, "us", offset, USERS_PAGE, len(people))
 
 
-def _pager(
-    _: Gettext, kind: str, offset: int, size: int, total: int
-) -> InlineKeyboardMarkup | None:
+def pager(_: Gettext, kind: str, offset: int, size: int, total: int) -> InlineKeyboardMarkup | None:
     buttons = []
     if offset > 0:
         buttons.append(
@@ -224,7 +222,7 @@ def _pager(
 
 
 async def audit_command(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     text, keyboard = await _audit_page(tr(update), access(context), 0)
     await say(update, context, text, keyboard)
@@ -238,13 +236,13 @@ async def _audit_page(
         return at.audit_empty(_), None
     entries = await service.audit.latest(AUDIT_PAGE, offset)
     lines = [at.audit_title(_, total)] + [at.audit_line(_, e) for e in entries]
-    return "\n".join(lines), _pager(_, "au", offset, AUDIT_PAGE, total)
+    return "\n".join(lines), pager(_, "au", offset, AUDIT_PAGE, total)
 
 
 async def on_page(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     await answer(query)
     _, kind, value = (query.data or "").split("|", 2)
@@ -257,7 +255,7 @@ async def on_page(update: Update, context: Context) -> None:
 
 
 async def revoke_command(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     _ = tr(update)
     args = _args(update)
@@ -302,7 +300,7 @@ async def end_conversations(context: Context, user_id: int, name: str) -> None:
 
 
 async def promote_command(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
+    if not await is_admin_or_refuse(update, context):
         return
     _ = tr(update)
     args = _args(update)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.i18n import Gettext
+from bot.services.reports import Found, Period, Stats, Status
 from bot.storage.audit import Action, AuditEntry
+from bot.storage.journal import Attempt, AttemptStatus
+from bot.telegram import watch_texts as wt
 from bot.telegram.texts import fmt, plain
 
 
@@ -212,3 +215,165 @@ def button_older(_: Gettext) -> str:
 
 def button_newer(_: Gettext) -> str:
     return plain(_, _("‹ Newer"))
+
+
+# --- reports: /status, /recent, /find, /stats, /export ------------------------------------
+
+
+def duration(_: Gettext, seconds: float) -> str:
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return wt.minutes_text(_, minutes)
+    return _("{hours} {minutes}").format(
+        hours=wt.hours_text(_, minutes // 60), minutes=wt.minutes_text(_, minutes % 60)
+    )
+
+
+def status(_: Gettext, s: Status) -> str:
+    lines = [
+        _("<b>Status</b>"),
+        fmt(_, _("Version: {version}"), version=s.version),
+        fmt(_, _("Running for: {elapsed}"), elapsed=duration(_, s.uptime)),
+    ]
+    if s.navixy_ms is not None:
+        lines.append(
+            fmt(
+                _,
+                _("Navixy: answers in {ms} ms, account {account}"),
+                ms=_.number(round(s.navixy_ms)),
+                account=s.account or "?",
+            )
+        )
+    elif s.navixy_error:
+        lines.append(fmt(_, _("Navixy: answers with error {code}"), code=s.navixy_error))
+    else:
+        lines.append(_("Navixy: not reachable"))
+    if s.models_age is None:
+        lines.append(_("Models cached: none yet"))
+    else:
+        lines.append(
+            fmt(
+                _,
+                _("Models cached: {count}, fetched {age} ago"),
+                count=_.number(s.models),
+                age=duration(_, s.models_age),
+            )
+        )
+    lines += [
+        fmt(_, _("Database: {size} MB"), size=_.decimal(s.database_bytes / 1_000_000, 1)),
+        fmt(_, _("Devices waiting for their first connection: {count}"), count=_.number(s.waiting)),
+        fmt(
+            _,
+            _("Registration errors in the last hour: {count}"),
+            count=_.number(s.errors_last_hour),
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def attempt_line(_: Gettext, a: Attempt) -> str:
+    outcome = {
+        AttemptStatus.SUCCESS: f"✅ {a.tracker_id}",
+        AttemptStatus.FAILED: f"❌ {a.error_code}",
+        AttemptStatus.SENDING: "⏳",
+        AttemptStatus.UNKNOWN: "❓",
+    }[a.status]
+    return fmt(
+        _,
+        "{when} · {label} · {model} · {who} · {outcome}",
+        when=_.datetime(a.created_at),
+        label=a.label,
+        model=a.model,
+        who=a.user_name or a.user_id,
+        outcome=outcome,
+    )
+
+
+def recent_title(_: Gettext) -> str:
+    return _("<b>Latest registrations</b>")
+
+
+def recent_empty(_: Gettext) -> str:
+    return _("No registrations yet.")
+
+
+def find_usage(_: Gettext) -> str:
+    return _("Send /find and an IMEI, a label or a tracker ID.")
+
+
+def find_nothing(_: Gettext, query: str) -> str:
+    return fmt(_, _("Nothing in the journal for {query}."), query=query)
+
+
+def found(_: Gettext, items: list[Found], navixy_answered: bool) -> str:
+    blocks = []
+    for item in items:
+        lines = [attempt_line(_, item.attempt)]
+        if item.state is not None:
+            lines += wt.state_lines(_, item.state)
+        elif item.attempt.tracker_id is not None and navixy_answered:
+            lines.append(_("Navixy has no current state for this tracker."))
+        blocks.append("\n".join(lines))
+    if not navixy_answered:
+        blocks.append(_("Navixy did not answer: its current view is not shown."))
+    return "\n\n".join(blocks)
+
+
+def period_usage(_: Gettext, command: str) -> str:
+    return fmt(_, _("Send {command} day, week or month."), command=command)
+
+
+def stats(_: Gettext, s: Stats) -> str:
+    titles = {
+        Period.DAY: _("<b>Registrations in the last 24 hours</b>"),
+        Period.WEEK: _("<b>Registrations in the last 7 days</b>"),
+        Period.MONTH: _("<b>Registrations in the last 30 days</b>"),
+    }
+    lines = [titles[s.period]]
+    if s.total == 0:
+        lines.append(_("None."))
+        return "\n".join(lines)
+    rate = s.success_rate or 0.0
+    lines.append(
+        fmt(
+            _,
+            _("Started: {total} · registered: {ok} ({rate} %)"),
+            total=_.number(s.total),
+            ok=_.number(s.succeeded),
+            rate=_.number(round(rate * 100)),
+        )
+    )
+    if s.median_connect is None:
+        lines.append(_("Median time to the first connection: no data yet"))
+    else:
+        lines.append(
+            fmt(
+                _,
+                _("Median time to the first connection: {elapsed}"),
+                elapsed=duration(_, s.median_connect),
+            )
+        )
+    lines.append("")
+    lines.append(_("Per day:"))
+    lines += [fmt(_, "{day}: {count}", day=d.isoformat(), count=_.number(n)) for d, n in s.per_day]
+    lines.append(_("Per installer:"))
+    lines += [fmt(_, "{who}: {count}", who=w, count=_.number(n)) for w, n in s.per_installer]
+    if s.top_errors:
+        lines.append(_("Most common errors:"))
+        lines += [
+            fmt(_, "{code} {text}: {count}", code=c, text=t, count=_.number(n))
+            for c, t, n in s.top_errors
+        ]
+    return "\n".join(lines)
+
+
+def export_caption(_: Gettext, n: int) -> str:
+    return fmt(
+        _,
+        _.ngettext(
+            "The journal: {n} registration attempt.",
+            "The journal: {n} registration attempts.",
+            n,
+        ),
+        n=_.number(n),
+    )

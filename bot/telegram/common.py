@@ -307,6 +307,27 @@ async def edit_text(
     return False
 
 
+async def send_document(
+    bot: Bot, chat_id: int, data: bytes, filename: str, caption: str
+) -> Message | None:
+    """A file for the chat (an export), through the same flood and network handling as
+    `send`; the caption is made valid HTML. None when Telegram never took it."""
+    try:
+        return await _patiently(
+            lambda: bot.send_document(
+                chat_id,
+                data,
+                filename=filename,
+                caption=fit_html(caption),
+                parse_mode=ParseMode.HTML,
+            ),
+            FLOOD_PATIENCE,
+        )
+    except TelegramError as exc:
+        log.warning("document to chat %s failed: %s", chat_id, exc)
+    return None
+
+
 def _markup_refused(exc: BadRequest) -> bool:
     message = exc.message.lower()
     return "can't parse" in message or "entities" in message or "too long" in message
@@ -441,6 +462,7 @@ async def commit_state(update: Update, context: Context, conversation: str, stat
 COMMANDS = frozenset(
     {"start", "help", "register", "cancel", "pending", "language"}
     | {"invite", "users", "revoke", "promote", "audit"}
+    | {"status", "recent", "find", "stats", "export", "crew"}
 )
 
 

@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, TypeHandler
 
-from bot.telegram import admin
+from bot.telegram import admin, admin_reports
 from bot.telegram.common import LAST_MESSAGE_KEY, Context
 
 #: Before the access gate (-1): cheap, memory plus the chat's persisted data.
@@ -40,4 +40,5 @@ def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
     return [
         (TypeHandler(Update, remember_last_message), REMEMBER_GROUP),
         *((handler, 0) for handler in admin.handlers()),
+        *((handler, 0) for handler in admin_reports.handlers()),
     ]

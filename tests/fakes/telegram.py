@@ -1051,6 +1051,13 @@ class FakeTelegram:
         state = self._state(chat)
         return [copy.deepcopy(m.data) for m in state.msgs.values() if not m.from_bot]
 
+    def file_bytes(self, file_id: str) -> bytes:
+        """The content of a file the bot uploaded (or a user sent), by its file_id."""
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise AssertionError(f"no file {file_id!r}")
+        return stored.data
+
     def was_delivered(self, chat: FakeChat, message_id: int) -> bool:
         msg = self._state(chat).msgs.get(message_id)
         if msg is None or msg.from_bot:
