@@ -37,6 +37,7 @@ from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
 from bot.services.access import AccessService
 from bot.services.catalog import Catalog
+from bot.services.crews import CrewService
 from bot.services.registrar import Registered, Registrar
 from bot.services.reports import Reports
 from bot.services.watcher import Watcher
@@ -184,7 +185,12 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     app.bot_data[admin_reports.REPORTS_KEY] = Reports(
         db, client, catalog, started=app.bot_data[VITALS_KEY].started
     )
-    watcher = _build_watcher(app, settings, client, catalog, db)
+    crews = CrewService(db, access.audit)
+    await crews.start()
+    app.bot_data[crew.CREWS_KEY] = crews
+    speaker = crew.CrewAnnouncer(app.bot, crews, language.language_store(app).language_of)
+    app.bot_data[crew.ANNOUNCER_KEY] = speaker
+    watcher = _build_watcher(app, settings, client, catalog, db, speaker)
     svc = Services(
         settings=settings,
         db=db,
@@ -231,7 +237,12 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
 
 
 def _build_watcher(
-    app: App, settings: Settings, client: NavixyClient, catalog: Catalog, db: Database
+    app: App,
+    settings: Settings,
+    client: NavixyClient,
+    catalog: Catalog,
+    db: Database,
+    speaker: crew.CrewAnnouncer,
 ) -> Watcher:
     policy = WatchPolicy.from_minutes(
         activation_minutes=settings.watch_activation_minutes,
@@ -247,6 +258,8 @@ def _build_watcher(
         policy,
         api_url=settings.navixy_api_url,
         language_of=language.language_store(app).language_of,
+        crew_online=speaker.online,
+        crew_silent=speaker.silent,
     )
     watcher.attach(view)
     return watcher

@@ -244,6 +244,15 @@ CREATE TABLE crews (
     linked_by INTEGER NOT NULL,
     linked_at TEXT    NOT NULL
 );
+
+-- Who belongs to a crew: members the bot saw in its chat (their registrations elsewhere,
+-- e.g. in a private chat, are announced there too).
+CREATE TABLE crew_members (
+    chat_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    seen_at TEXT    NOT NULL,
+    PRIMARY KEY (chat_id, user_id)
+) WITHOUT ROWID;
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES, _CREWS_AND_ROLES]

@@ -35,7 +35,7 @@ from bot.navixy.models import DeviceModel
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
 from bot.storage.journal import AttemptStatus
-from bot.telegram import admin, delivery, group_chat, texts
+from bot.telegram import admin, crew, delivery, group_chat, texts
 from bot.telegram.common import (
     ADDRESSED,
     CONTACT,
@@ -374,6 +374,10 @@ async def ask_group(update: Update, context: Context, draft: Draft, note: str | 
     if not groups and note is None:
         # Nothing to choose from: no tap needed.
         draft.group_id, draft.group_title = 0, None
+        return await advance(update, context, draft)
+    preset = crew.default_group(update, context, groups)
+    if preset is not None and note is None:  # a crew chat's tracker group (/crew)
+        draft.group_id, draft.group_title = preset
         return await advance(update, context, draft)
     rows = [
         [InlineKeyboardButton(g.title, callback_data=cb(draft, f"group:{g.id}"))]
@@ -845,6 +849,8 @@ async def on_register(update: Update, context: Context) -> State | None:
         deliver = delivery.result_delivery(context).deliver
         await deliver(outcome.attempt_id, card=card_id, again=True)
         await admin.registered(update, context, outcome.tracker_id, outcome.label, outcome.model)
+        title = draft.model_title or outcome.model
+        await crew.announce_registration(update, context, outcome.tracker_id, outcome.label, title)
         drop_draft(update, context)
         return END
     if isinstance(outcome, NoAnswer):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +102,13 @@ class TelegramWatchView:
         *,
         api_url: str,
         language_of: Callable[[int], str | None] | None = None,
+        crew_online: Callable[[Watch], Awaitable[None]] | None = None,
+        crew_silent: Callable[[Watch, int], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
+        # Crew chats hear "online" and "still silent" too (bot/telegram/crew.py).
+        self._crew_online = crew_online
+        self._crew_silent = crew_silent
         # The language each user speaks now (bot.storage.languages), else the watch's own.
         self._language_of = language_of or (lambda user_id: None)
         self._catalog = catalog
@@ -228,6 +233,8 @@ class TelegramWatchView:
         card = wt.online_card(_, watch, can_request_location=private)
         if await send(self._bot, watch.chat_id, card, keyboard, patience=0) is None:
             log.info("online card for tracker %d not sent", watch.tracker_id)
+        if self._crew_online is not None:
+            await self._crew_online(watch)
 
     async def offer_options(self, watch: Watch, now: float) -> None:
         _ = self._tr(watch)
@@ -248,6 +255,8 @@ class TelegramWatchView:
         log.info("tracker %d silent: told %d of %d admins", watch.tracker_id, sent, len(admin_ids))
         if sent:
             await self._send(watch.chat_id, wt.installer_escalated(self._tr(watch)))
+        if self._crew_silent is not None:
+            await self._crew_silent(watch, int((now - watch.started_at) // 60))
 
     async def ended(self, watch: Watch, now: float) -> None:
         if watch.status in (Phase.EXPIRED, Phase.GONE):
