@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import App
 from bot.sandbox.server import NavixySandbox
-from tests.e2e import IMEI, PHONE_DE, Installer
+from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
 CARD = "Check and register"
@@ -138,3 +138,42 @@ async def test_crew_members_registering_at_once(
     if crew_size <= 2:
         # Under 20 group calls a minute for two registrations: no wait on the limiter.
         assert elapsed < 10.0, f"{crew_size} installers took {elapsed:.1f} s"
+
+
+async def test_crew_links_a_group_with_a_tracker_group_and_a_language(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    alice = tg.user(ADMIN_ID, "Alice")
+    ivan = tg.user(100, "Ivan")
+    group = tg.group_chat(-100901, "North crew", members=[alice, ivan])
+    boss = Installer(tg, alice, group, timeout=30.0)
+    me = Installer(tg, ivan, group, timeout=30.0)
+
+    await me.send(f"/crew@{tg.bot_username}", expect="Only admins can use this command.")
+    private = Installer(tg, alice, tg.private_chat(alice), timeout=30.0)
+    await private.send("/crew", expect="Send /crew in the crew's group chat")
+
+    card = await boss.send(f"/crew@{tg.bot_username}", expect="Crew chat")
+    assert "asked at each registration" in (card.text or "")
+    await boss.tap("📁 Tracker group", on=card, expect="Which tracker group", new_message=False)
+    card = await boss.tap("Main office", on=card, expect="Crew chat", new_message=False)
+    assert "registered here: Main office" in (card.text or "")
+    await boss.tap("🌐 Language", on=card, expect="Crew chat", new_message=False)
+    card = await boss.tap("Русский", on=card, expect="Чат бригады", new_message=False)
+    await boss.tap("🌐 Язык", on=card, expect="Чат бригады", new_message=False)
+    await boss.tap("У каждого свой", on=card, expect="Crew chat", new_message=False)
+
+    # A registration in the crew chat goes to the crew's group without asking.
+    await me.send(f"/register@{tg.bot_username}", expect="Which device?")
+    await typed(me, "fmb140", expect="Models matching")
+    await me.tap("Teltonika FMB140", expect="IMEI")
+    await typed(me, IMEI, expect="Phone number")
+    await typed(me, PHONE_DE, expect="APN")
+    await me.tap("Use Deutsche Telekom: internet.telekom", expect="Name for this tracker")
+    summary = await typed(me, "Van 8", expect=CARD)
+    assert "Group: Main office" in (summary.text or "")
+    await me.tap(REGISTER, on=summary, expect="Registered", new_message=False)
+    (call,) = sandbox.calls_to("tracker/register")
+    assert call.params["group_id"] == 129301  # "Main office" in the stand-in
+    # The registration happened in the crew chat: no extra announcement line there.
+    assert not [m for m in tg.messages(group) if "📋" in (m.text or "")]

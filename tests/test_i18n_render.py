@@ -44,9 +44,11 @@ from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
 from bot.services.reports import Found, Period, Stats, Status
 from bot.storage.audit import Action, AuditEntry
+from bot.storage.crews import Crew
 from bot.storage.journal import Attempt, AttemptStatus
 from bot.storage.watches import Watch
 from bot.telegram import admin_texts as at
+from bot.telegram import crew_texts as ct
 from bot.telegram import delivery, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.admin import REQUEST
@@ -117,6 +119,9 @@ SAMPLES = {
     "total": 21,
     "ok": 19,
     "rate": 90,
+    "group": "Main <office>",
+    "lead": "Boris <lead>",
+    "who": "Ivan <Petrov>",
 }
 
 
@@ -678,6 +683,24 @@ def _report_messages(_: Translator, when: datetime) -> Iterator[str]:
             )
     for n in (0, 1, 2, 5, 21):
         yield at.export_caption(_, n)
+    yield from _crew_chat_messages(_)
+
+
+def _crew_chat_messages(_: Translator) -> Iterator[str]:
+    for group_id, language, lead in (
+        (None, None, None),
+        (0, "ar", "Boris <lead>"),
+        (5, "ru", None),
+    ):
+        crew = Crew(-100123, "Crew <North> & Co", group_id, "Main <office>", language)
+        yield ct.crew_card(_, crew, lead)
+    yield ct.crew_only_in_groups(_)
+    yield ct.crew_unlinked(_)
+    yield ct.pick_crew_group(_)
+    yield ct.registered_line(_, "Ivan <Petrov>", "Teltonika FMB140", "Van <7> & Co", 123456789)
+    yield ct.online_line(_, "Van <7> & Co", 123456789)
+    for minutes in (1, 2, 5, 21, 125):
+        yield ct.silent_line(_, "Ivan <Petrov>", "Van <7> & Co", 123456789, minutes)
 
 
 def _crew_buttons(_: Translator) -> Iterator[tuple[str, str]]:
@@ -686,6 +709,11 @@ def _crew_buttons(_: Translator) -> Iterator[tuple[str, str]]:
     yield at.button_reject(_), "a|no|123456789012345678"
     yield at.button_older(_), "a|au|100000"
     yield at.button_newer(_), "a|us|100000"
+    yield ct.button_crew_group(_), "c|grp"
+    yield ct.button_crew_language(_), "c|lng"
+    yield ct.button_crew_unlink(_), "c|off"
+    yield ct.button_crew_ask(_), "c|g|-1"
+    yield ct.button_crew_members_language(_), "c|l|auto"
 
 
 def _crew_alerts(_: Translator) -> Iterator[str]:

@@ -17,6 +17,7 @@ class Crew:
     group_title: str | None = None
     language: str | None = None  # the crew chat's language (None: each member's own)
     lead_id: int | None = None
+    lead_name: str | None = None
 
 
 def _iso(when: datetime) -> str:
@@ -31,11 +32,17 @@ class CrewStore:
 
     async def load(self) -> None:
         rows = await self._db.fetchall(
-            "SELECT chat_id, title, group_id, language, lead_id FROM crews"
+            "SELECT chat_id, title, group_id, language, lead_id, lead_name FROM crews"
         )
         self._crews = {
             r["chat_id"]: Crew(
-                r["chat_id"], r["title"], r["group_id"], None, r["language"], r["lead_id"]
+                r["chat_id"],
+                r["title"],
+                r["group_id"],
+                None,
+                r["language"],
+                r["lead_id"],
+                r["lead_name"],
             )
             for r in rows
         }
@@ -65,8 +72,9 @@ class CrewStore:
 
     async def update(self, crew: Crew) -> None:
         await self._db.execute(
-            "UPDATE crews SET group_id = ?, language = ?, lead_id = ? WHERE chat_id = ?",
-            (crew.group_id, crew.language, crew.lead_id, crew.chat_id),
+            "UPDATE crews SET group_id = ?, language = ?, lead_id = ?, lead_name = ? "
+            "WHERE chat_id = ?",
+            (crew.group_id, crew.language, crew.lead_id, crew.lead_name, crew.chat_id),
         )
         self._crews[crew.chat_id] = crew
 

@@ -241,6 +241,7 @@ CREATE TABLE crews (
     group_id  INTEGER,
     language  TEXT,
     lead_id   INTEGER,
+    lead_name TEXT,
     linked_by INTEGER NOT NULL,
     linked_at TEXT    NOT NULL
 );

@@ -76,6 +76,8 @@ async def remember_last_message(update: Update, context: Context) -> None:
 def _lead_name(context: Context, crew: Crew) -> str | None:
     if crew.lead_id is None:
         return None
+    if crew.lead_name:
+        return crew.lead_name
     member = admin.access(context).roles.get(crew.lead_id)
     return member.name if member is not None and member.name else str(crew.lead_id)
 
@@ -103,12 +105,17 @@ async def crew_command(update: Update, context: Context) -> None:
         return
     service = crews(context)
     crew = await service.link(user.id, chat.id, chat.title or str(chat.id))
+    # Members the bot saw here before the link count too.
+    seen = context.chat_data.get(LAST_MESSAGE_KEY) if context.chat_data is not None else None
+    for member_id in seen if isinstance(seen, dict) else {}:
+        if admin.access(context).role_of(int(member_id)) is not None:
+            await service.member_seen(chat.id, int(member_id))
     args = (message.text or "").split()[1:]
     if args[:1] == ["lead"]:
         replied = message.reply_to_message
         lead = replied.from_user if replied is not None else user
         if lead is not None and not lead.is_bot:
-            crew = await service.change(crew, lead_id=lead.id)
+            crew = await service.change(crew, lead_id=lead.id, lead_name=lead.full_name)
     await say(update, context, ct.crew_card(_, crew, _lead_name(context, crew)), _card_keyboard(_))
 
 
