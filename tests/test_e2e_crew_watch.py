@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the watch fixtures are imported, then named as parameters)
 """A crew hears about its members' devices: the registration line, "online", and "still
 silent" (in the crew chat and to its lead). The watch runs on the fake clock of
 tests/test_e2e_watch.py (its fixtures are reused here)."""
@@ -40,7 +41,10 @@ async def linked_crew(tg: FakeTelegram) -> tuple[FakeChat, FakeChat]:
 
 
 async def test_a_members_private_registration_is_announced_then_online(
-    tg: FakeTelegram, sandbox: NavixySandbox, app: App, clock: FakeClock
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    app: App,
+    clock: FakeClock,
 ) -> None:
     crew, _ = await linked_crew(tg)
     sandbox.script_device(IMEI, DeviceScript(online_after=60, location=DEVICE_AT))
@@ -55,7 +59,10 @@ async def test_a_members_private_registration_is_announced_then_online(
 
 
 async def test_a_silent_device_is_announced_to_the_crew_and_its_lead(
-    tg: FakeTelegram, sandbox: NavixySandbox, app: App, clock: FakeClock
+    tg: FakeTelegram,
+    sandbox: NavixySandbox,
+    app: App,
+    clock: FakeClock,
 ) -> None:
     crew, boris_chat = await linked_crew(tg)
     tg.private_chat(tg.user(ADMIN_ID, "Alice"), started=True)
