@@ -47,7 +47,7 @@ from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.persistence import SqlitePersistence, write_through_handler
 from bot.storage.watches import WatchStore
-from bot.telegram import admin, admin_reports, crew, language, texts
+from bot.telegram import admin, admin_reports, crew, language, menus, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
@@ -275,6 +275,8 @@ async def _set_commands(app: App) -> None:
         commands = [BotCommand(name, text) for name, text in texts.commands(gettext_for(lang))]
         code = telegram_language_code(lang) if lang else None
         await app.bot.set_my_commands(commands, language_code=code)
+    for admin_id in admin.access_of(app).admin_ids():  # admins: their commands too
+        await menus.set_admin_menu(app.bot, admin_id)
 
 
 async def _refresh_catalog(context: Context) -> None:

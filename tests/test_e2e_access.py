@@ -217,3 +217,28 @@ async def test_status_while_navixy_is_down(
     status = await boss.send("/status", expect="Status", timeout=30.0)
     assert "Navixy: not reachable" in (status.text or "")
     assert "Models cached:" in (status.text or "")  # the rest still answers
+
+
+async def test_admins_get_their_command_menu_in_every_language(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    installer_menu = ["register", "cancel", "pending", "language", "help"]
+    assert tg.my_commands() == installer_menu
+    admin_menu = tg.my_commands("chat", chat_id=ADMIN_ID)
+    assert admin_menu[:5] == installer_menu
+    assert {"status", "recent", "find", "stats", "export", "users", "invite", "crew"} <= set(
+        admin_menu
+    )
+    for code in ("ru", "es", "pt", "tr", "ar"):
+        assert tg.my_commands("chat", code, chat_id=ADMIN_ID) == admin_menu
+    key = next(k for k in tg.commands if '"chat_id": 1' in k[0] and k[1] == "ru")
+    assert any(c["description"] == "Состояние бота и Navixy" for c in tg.commands[key])
+    assert tg.my_commands("chat", chat_id=100) == []  # installers keep the default menu
+
+    boss = admin(tg)
+    await boss.send("/promote 100", expect="is an admin now")
+    await tg.wait_idle()
+    assert tg.my_commands("chat", chat_id=100) == admin_menu
+    await boss.send("/revoke 100", expect="can no longer use the bot")
+    await tg.wait_idle()
+    assert tg.my_commands("chat", chat_id=100) == []

@@ -49,7 +49,7 @@ from bot.storage.journal import Attempt, AttemptStatus
 from bot.storage.watches import Watch
 from bot.telegram import admin_texts as at
 from bot.telegram import crew_texts as ct
-from bot.telegram import delivery, texts
+from bot.telegram import delivery, menus, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.admin import REQUEST
 from bot.telegram.common import cb
@@ -684,6 +684,9 @@ def _report_messages(_: Translator, when: datetime) -> Iterator[str]:
     for n in (0, 1, 2, 5, 21):
         yield at.export_caption(_, n)
     yield from _crew_chat_messages(_)
+    for _name, description in menus.admin_commands(_):
+        assert 0 < len(description) <= MAX_COMMAND_DESCRIPTION
+        yield description
 
 
 def _crew_chat_messages(_: Translator) -> Iterator[str]:

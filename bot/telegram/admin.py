@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot.i18n import Gettext, gettext_for
 from bot.services.access import AccessService, Joined, Requested
 from bot.telegram import admin_texts as at
+from bot.telegram import menus
 from bot.telegram.common import (
     DRAFTS_KEY,
     Context,
@@ -269,6 +270,8 @@ async def revoke_command(update: Update, context: Context) -> None:
         await say(update, context, at.revoke_nothing(_, user_id))
         return
     await say(update, context, at.revoked(_, member.name or str(user_id), user_id))
+    if member.role == "admin":
+        await menus.drop_admin_menu(context.bot, user_id)
     await end_conversations(context, user_id, member.name)
 
 
@@ -308,7 +311,8 @@ async def promote_command(update: Update, context: Context) -> None:
         await say(update, context, at.promote_usage(_))
         return
     assert update.effective_user is not None
-    await access(context).promote(update.effective_user.id, int(args[0]))
+    if await access(context).promote(update.effective_user.id, int(args[0])):
+        await menus.set_admin_menu(context.bot, int(args[0]))
     await say(update, context, at.promoted(_, int(args[0])))
 
 

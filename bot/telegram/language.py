@@ -29,7 +29,7 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, translator
 from bot.storage.db import Database
 from bot.storage.languages import LanguageStore
-from bot.telegram import texts
+from bot.telegram import menus, texts
 from bot.telegram.common import Context, answer, edit, say, tr
 from bot.telegram.user_language import set_update_language
 
@@ -120,7 +120,10 @@ async def language_chosen(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is not None and chat.type == ChatType.PRIVATE:
         # The menu follows the app's language; a chosen one is set for this chat.
-        commands = [BotCommand(name, text) for name, text in texts.commands(_)]
+        access = context.application.bot_data.get("access")  # admin.ACCESS_KEY
+        admin = access is not None and access.is_admin(user.id)
+        menu = menus.admin_commands(_) if admin else texts.commands(_)
+        commands = [BotCommand(name, text) for name, text in menu]
         try:
             await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat.id))
         except TelegramError as exc:

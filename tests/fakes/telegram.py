@@ -1203,8 +1203,13 @@ class FakeTelegram:
     def calls(self, method: str) -> list[ApiCall]:
         return [c for c in self.requests if c.method.lower() == method.lower()]
 
-    def my_commands(self, scope_type: str = "default", language_code: str = "") -> list[str]:
-        key = (json.dumps({"type": scope_type}, sort_keys=True), language_code)
+    def my_commands(
+        self, scope_type: str = "default", language_code: str = "", *, chat_id: int | None = None
+    ) -> list[str]:
+        scope: dict[str, Any] = {"type": scope_type}
+        if chat_id is not None:
+            scope["chat_id"] = chat_id
+        key = (json.dumps(scope, sort_keys=True), language_code)
         return [c["command"] for c in self.commands.get(key, [])]
 
     # ------------------------------------------------------------------ user-side internals
