@@ -260,6 +260,7 @@ def _build_watcher(
         language_of=language.language_store(app).language_of,
         crew_online=speaker.online,
         crew_silent=speaker.silent,
+        admins=admin.access_of(app).admin_ids,
     )
     watcher.attach(view)
     return watcher

@@ -65,7 +65,9 @@ async def test_a_silent_device_is_announced_to_the_crew_and_its_lead(
     clock: FakeClock,
 ) -> None:
     crew, boris_chat = await linked_crew(tg)
-    tg.private_chat(tg.user(ADMIN_ID, "Alice"), started=True)
+    alice = installer(tg, ADMIN_ID, name="Alice")
+    carl = tg.private_chat(tg.user(102, "Carl"), started=True)
+    await alice.send("/promote 102", expect="is an admin now")  # promoted admins hear too
     sandbox.script_device(IMEI, DeviceScript(online_after=None))
     me = installer(tg, 100, name="Ivan")
     await register(me)
@@ -77,3 +79,4 @@ async def test_a_silent_device_is_announced_to_the_crew_and_its_lead(
     assert said.text == expected
     told = await tg.wait_for_message(boris_chat, lambda m: "still silent" in (m.text or ""))
     assert told.text == expected
+    await tg.wait_for_message(carl, lambda m: "No connection" in (m.text or ""))

@@ -104,8 +104,11 @@ class TelegramWatchView:
         language_of: Callable[[int], str | None] | None = None,
         crew_online: Callable[[Watch], Awaitable[None]] | None = None,
         crew_silent: Callable[[Watch, int], Awaitable[None]] | None = None,
+        admins: Callable[[], Sequence[int]] | None = None,
     ) -> None:
         self._bot = bot
+        # The admins now (ADMIN_IDS and promoted ones), instead of the watcher's start-up list.
+        self._admins = admins
         # Crew chats hear "online" and "still silent" too (bot/telegram/crew.py).
         self._crew_online = crew_online
         self._crew_silent = crew_silent
@@ -246,6 +249,8 @@ class TelegramWatchView:
         await self._send(watch.chat_id, text, late_keyboard(_, watch.tracker_id))
 
     async def escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
+        if self._admins is not None:
+            admin_ids = self._admins()
         sent = 0
         for admin_id in admin_ids:
             # Each admin in their own language (English if they never talked to the bot).
