@@ -36,10 +36,13 @@ from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.photo import shutdown_executor
+from bot.services.access import AccessService
 from bot.services.catalog import Catalog
+from bot.services.crews import CrewService
 from bot.services.languages import Languages
 from bot.services.registrar import Registered, Registrar
 from bot.services.registration import Registration
+from bot.services.reports import Reports
 from bot.services.watcher import Watcher
 from bot.storage import stats
 from bot.storage.conversations import ConversationTables
@@ -47,7 +50,7 @@ from bot.storage.db import Database, storage_problem
 from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.watches import WatchStore
-from bot.telegram import language, texts
+from bot.telegram import admin, admin_reports, crew, language, menus, texts
 from bot.telegram.common import SERVICES_KEY, Context, Services, services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
@@ -137,6 +140,8 @@ def build_application(settings: Settings) -> App:
     app.add_handler(CommandHandler("help", help_command))
     for handler, group in language.handlers():  # /language, and each user's language first
         app.add_handler(handler, group=group)
+    for handler, group in crew.handlers():  # crew chats, roles and admin commands
+        app.add_handler(handler, group=group)
     # Before the registration conversation: its fallback answers any button while a
     # registration is open, and the watch's buttons must work then too.
     for handler in WatchChat().handlers():
@@ -174,8 +179,24 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     )
     journal = RegistrationJournal(db)
     app.bot_data[language.LANGUAGES_KEY] = await Languages.load(db)
+    access = AccessService(
+        db,
+        admin_ids=settings.admin_ids,
+        installer_ids=settings.installer_ids,
+        registrations_per_hour=settings.registrations_per_hour,
+    )
+    await access.start()
+    app.bot_data[admin.ACCESS_KEY] = access
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
-    watcher = _build_watcher(app, settings, client, catalog, db)
+    app.bot_data[admin_reports.REPORTS_KEY] = Reports(
+        db, client, catalog, started=app.bot_data[VITALS_KEY].started
+    )
+    crews = CrewService(db, access.audit)
+    await crews.start()
+    app.bot_data[crew.CREWS_KEY] = crews
+    speaker = crew.CrewAnnouncer(app.bot, crews, language.language_store(app).language_of)
+    app.bot_data[crew.ANNOUNCER_KEY] = speaker
+    watcher = _build_watcher(app, settings, client, catalog, db, speaker)
     app.bot_data[RESOURCES_KEY] = Resources(db=db, client=client, journal=journal)
     svc = Services(
         settings=settings,
@@ -221,7 +242,12 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
 
 
 def _build_watcher(
-    app: App, settings: Settings, client: NavixyClient, catalog: Catalog, db: Database
+    app: App,
+    settings: Settings,
+    client: NavixyClient,
+    catalog: Catalog,
+    db: Database,
+    speaker: crew.CrewAnnouncer,
 ) -> Watcher:
     policy = WatchPolicy.from_minutes(
         activation_minutes=settings.watch_activation_minutes,
@@ -237,6 +263,9 @@ def _build_watcher(
         policy,
         api_url=settings.navixy_api_url,
         language_of=language.language_store(app).language_of,
+        crew_online=speaker.online,
+        crew_silent=speaker.silent,
+        admins=admin.access_of(app).admin_ids,
     )
     watcher.attach(view)
     return watcher
@@ -252,6 +281,8 @@ async def _set_commands(app: App) -> None:
         commands = [BotCommand(name, text) for name, text in texts.commands(gettext_for(lang))]
         code = telegram_language_code(lang) if lang else None
         await app.bot.set_my_commands(commands, language_code=code)
+    for admin_id in admin.access_of(app).admin_ids():  # admins: their commands too
+        await menus.set_admin_menu(app.bot, admin_id)
 
 
 async def _refresh_catalog(context: Context) -> None:

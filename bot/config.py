@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     database_path: Path = Path("data/bot.db")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     installer_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # At most this many registrations an hour per installer (admins are told when hit).
+    registrations_per_hour: int = Field(default=30, gt=0)
     model_refresh_hours: float = Field(default=24.0, gt=0)
     navixy_timeout_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"

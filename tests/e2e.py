@@ -126,22 +126,13 @@ class Installer:
                 return True
         return False
 
-    def _question_id(self) -> int | None:
-        """In a group, answers are replies to the bot's latest ForceReply question to this
-        user (the one that mentions them); with none, to the latest ForceReply question."""
-        if not self.group:
-            return None
-        questions = [m for m in self.tg.messages(self.chat) if m.force_reply and not m.deleted]
-        mine = [m for m in questions if self.mentions_me(m)]
-        latest = (mine or questions)[-1:]
-        return latest[0].message_id if latest else None
-
     async def send(
         self, text: str, *, expect: str | None = None, timeout: float | None = None
     ) -> BotMessage:
         """Send text; return the bot's next new message (containing `expect`, if given)."""
         after = self._last_id()
-        await self.tg.send_text(self.user, self.chat, text, reply_to=self._question_id())
+        # As a real client: a reply only where the bot opened this user's reply box.
+        await self.tg.type_text(self.user, self.chat, text)
         return await self.tg.wait_for_message(
             self.chat, self._reply_to_me(expect), after=after, timeout=timeout or self.timeout
         )

@@ -15,6 +15,7 @@ import asyncio
 import string
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot.domain.attempts import Attempt, AttemptStatus
 from bot.domain.device_id import IdKind, IdProblem, IdRule
 from bot.domain.draft import Draft, Step
 from bot.domain.fields import FieldProblem
@@ -42,8 +44,14 @@ from bot.i18n import LANGUAGE_NAMES, Translator, available_languages, locales_di
 from bot.navixy.errors import NavixyError
 from bot.navixy.models import DeviceModel, FieldError
 from bot.photo import CodeKind, PhotoProblem
-from bot.telegram import delivery, texts
+from bot.services.access import Action, AuditEntry
+from bot.services.crews import Crew
+from bot.services.reports import Found, Period, Stats, Status
+from bot.telegram import admin_texts as at
+from bot.telegram import crew_texts as ct
+from bot.telegram import delivery, menus, texts
 from bot.telegram import watch_texts as wt
+from bot.telegram.admin import REQUEST
 from bot.telegram.callback import DraftButton, LanguageButton, WatchButton
 from tests.fakes.telegram import FakeTelegram
 
@@ -91,6 +99,27 @@ SAMPLES = {
     "vendor": "Teltonika",
     "min": 4,
     "n": 21,
+    "link": "https://t.me/installer_test_bot?start=AbC-123_xyz",
+    "until": "27.11.2026, 16:30",
+    "name": "Ivan <Petrov> & Co",
+    "admin": "Anna <admin>",
+    "when": "27.11.2026, 16:30",
+    "actor": 987654321,
+    "action": "registered a device",
+    "subject": 123456789,
+    "detail": "tracker=123456789 model=fmb140 label=Van <7>",
+    "version": "0.1.0",
+    "ms": 1234,
+    "account": "installer@example.com",
+    "count": 21,
+    "size": "12.5",
+    "command": "/stats",
+    "total": 21,
+    "ok": 19,
+    "rate": 90,
+    "group": "Main <office>",
+    "lead": "Boris <lead>",
+    "who": "Ivan <Petrov>",
 }
 
 
@@ -418,6 +447,7 @@ def _messages(_: Translator) -> Iterator[str]:
     yield wt.pending_list(_, [], NOW)
     yield wt.pending_list(_, [_watch(), _watch(tracker_id=5, label="Truck 2")], NOW)
     yield wt.checked(_)
+    yield from _crew_messages(_)
 
 
 def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
@@ -466,6 +496,7 @@ def _buttons(_: Translator) -> Iterator[tuple[str, str]]:
         yield texts.field_name(_, step), DraftButton.data(draft, f"field:{step.value}")
     for language in LANGUAGES:
         yield LANGUAGE_NAMES.get(language, language), LanguageButton(language).pack()
+    yield from _crew_buttons(_)
 
 
 def _alerts(_: Translator) -> Iterator[str]:
@@ -476,6 +507,7 @@ def _alerts(_: Translator) -> Iterator[str]:
     yield wt.not_yours(_)
     yield wt.not_watched(_)
     yield wt.navixy_busy(_)
+    yield from _crew_alerts(_)
 
 
 @pytest.mark.e2e  # through the fake Bot API server
@@ -547,3 +579,158 @@ def test_arabic_keeps_ids_and_labels_in_their_own_direction() -> None:
         translator("en"), tracker_id=1, label="x", model="m", device_id=None, mobile=False
     )
     assert "\u2068" not in english and "\u2069" not in english
+
+
+# --- crews and admins (bot/telegram/admin_texts.py) ---------------------------------------
+
+
+def _crew_messages(_: Translator) -> Iterator[str]:
+    when = datetime.fromtimestamp(NOW, UTC)
+    name = "Ivan <Petrov> & Co"
+    yield at.admin_only(_)
+    for uses in (1, 2, 5, 21, 100):
+        yield at.invite_created(_, "https://t.me/installer_test_bot?start=AbC-123_xyz", uses, when)
+    yield at.invite_usage(_)
+    yield at.joined(_)
+    yield at.invite_invalid(_)
+    yield at.request_sent(_)
+    yield at.request_pending(_)
+    request = at.request_for_admins(_, name, 987654321)
+    yield request
+    yield at.request_approved_by(_, request, name)
+    yield at.request_rejected_by(_, request, name)
+    yield at.access_approved(_)
+    yield at.access_rejected(_)
+    for n in (0, 1, 2, 5, 21):
+        yield at.users_title(_, n)
+        yield at.audit_title(_, n)
+        yield at.rate_limited(_, n)
+        yield at.rate_limited_admins(_, name, 987654321, n)
+    yield at.user_line(_, name, 987654321, None)
+    yield at.user_line(_, name, 987654321, when)
+    yield at.revoke_usage(_)
+    yield at.revoked(_, name, 987654321)
+    yield at.revoke_nothing(_, 987654321)
+    yield at.revoked_notice(_)
+    yield at.promote_usage(_)
+    yield at.promoted(_, 987654321)
+    yield at.audit_empty(_)
+    for action in Action:
+        yield at.audit_line(_, AuditEntry(1, when, 1, action, 987654321, "label=<Van> & Co"))
+    yield from _report_messages(_, when)
+
+
+def _report_messages(_: Translator, when: datetime) -> Iterator[str]:
+    for ms, error, age in ((42.0, None, 3600.0 * 30), (None, 4, None), (None, 0, 59.0)):
+        yield at.status(
+            _,
+            Status(
+                version="0.1.0",
+                uptime=3600 * 49 + 65,
+                navixy_ms=ms,
+                navixy_error=error,
+                account="installer@example.com",
+                models=1520,
+                models_age=age,
+                database_bytes=12_500_000,
+                waiting=21,
+                errors_last_hour=2,
+            ),
+        )
+    attempts = [
+        Attempt(
+            id=i,
+            draft_id="0123456789ab",
+            user_id=42,
+            chat_id=-100123,
+            model="telfmb140",
+            plugin_id=44,
+            device_id="356938035643809",
+            label="Van <7> & Co",
+            group_id=0,
+            status=status,
+            tracker_id=123456789 if status is AttemptStatus.SUCCESS else None,
+            error_code=7 if status is AttemptStatus.FAILED else None,
+            error_description="Invalid parameters" if status is AttemptStatus.FAILED else None,
+            created_at=when,
+            updated_at=when,
+            user_name="Ivan <admin>",
+        )
+        for i, status in enumerate(AttemptStatus)
+    ]
+    yield at.recent_title(_) + "\n" + "\n".join(at.attempt_line(_, a) for a in attempts)
+    yield at.recent_empty(_)
+    yield at.find_usage(_)
+    yield at.find_nothing(_, "fmb <14> & x")
+    state = StateSummary(
+        connection=Connection.ACTIVE,
+        connected=True,
+        has_fix=True,
+        fix_age=30.0,
+        cell_position=False,
+        gsm_level=71,
+        roaming=False,
+        board_voltage=12.6,
+        battery_level=90,
+        ignition=True,
+    )
+    found = [Found(attempts[1], state), Found(attempts[1], None), Found(attempts[2], None)]
+    yield at.found(_, found, True)
+    yield at.found(_, found, False)
+    yield at.period_usage(_, "/export")
+    for period in Period:
+        for total in (0, 21):
+            yield at.stats(
+                _,
+                Stats(
+                    period=period,
+                    total=total,
+                    succeeded=min(total, 19),
+                    per_day=[(when.date(), 21)],
+                    per_installer=[("Ivan <admin>", 21)],
+                    median_connect=None if period is Period.DAY else 125.0,
+                    top_errors=[(7, "Invalid parameters <x>", 2)],
+                ),
+            )
+    for n in (0, 1, 2, 5, 21):
+        yield at.export_caption(_, n)
+    yield from _crew_chat_messages(_)
+    for _name, description in menus.admin_commands(_):
+        assert 0 < len(description) <= MAX_COMMAND_DESCRIPTION
+        yield description
+
+
+def _crew_chat_messages(_: Translator) -> Iterator[str]:
+    for group_id, language, lead in (
+        (None, None, None),
+        (0, "ar", "Boris <lead>"),
+        (5, "ru", None),
+    ):
+        crew = Crew(-100123, "Crew <North> & Co", group_id, "Main <office>", language)
+        yield ct.crew_card(_, crew, lead)
+    yield ct.crew_only_in_groups(_)
+    yield ct.crew_unlinked(_)
+    yield ct.pick_crew_group(_)
+    yield ct.registered_line(_, "Ivan <Petrov>", "Teltonika FMB140", "Van <7> & Co", 123456789)
+    yield ct.online_line(_, "Van <7> & Co", 123456789)
+    for minutes in (1, 2, 5, 21, 125):
+        yield ct.silent_line(_, "Ivan <Petrov>", "Van <7> & Co", 123456789, minutes)
+
+
+def _crew_buttons(_: Translator) -> Iterator[tuple[str, str]]:
+    yield at.button_request_access(_), REQUEST
+    yield at.button_approve(_), "a|ok|123456789012345678"
+    yield at.button_reject(_), "a|no|123456789012345678"
+    yield at.button_older(_), "a|au|100000"
+    yield at.button_newer(_), "a|us|100000"
+    yield ct.button_crew_group(_), "c|grp"
+    yield ct.button_crew_language(_), "c|lng"
+    yield ct.button_crew_unlink(_), "c|off"
+    yield ct.button_crew_ask(_), "c|g|-1"
+    yield ct.button_crew_members_language(_), "c|l|auto"
+
+
+def _crew_alerts(_: Translator) -> Iterator[str]:
+    yield at.admin_only(_)
+    yield at.request_pending(_)
+    yield at.request_decided_already(_)

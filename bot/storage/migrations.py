@@ -177,6 +177,85 @@ CREATE TABLE user_languages (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES]
+# Crews and admins (bot/storage/access.py, audit.py, crews.py): who may register (roles,
+# seeded from ADMIN_IDS/INSTALLER_IDS, granted by invites and approved requests), the
+# append-only audit trail, and the group chats linked as crews.
+_CREWS_AND_ROLES = """
+-- One row per user who ever held a role. `revoked_at` set: no role (kept, so a revoked
+-- user seeded from INSTALLER_IDS stays revoked after a restart). `granted_by` NULL: the
+-- environment (ADMIN_IDS/INSTALLER_IDS).
+CREATE TABLE roles (
+    user_id      INTEGER PRIMARY KEY,
+    role         TEXT    NOT NULL CHECK (role IN ('admin', 'installer')),
+    name         TEXT    NOT NULL DEFAULT '',
+    granted_by   INTEGER,
+    granted_at   TEXT    NOT NULL,
+    revoked_by   INTEGER,
+    revoked_at   TEXT,
+    last_seen_at TEXT
+);
+
+-- /invite: a code in t.me/<bot>?start=<code>; `uses_left` counts down to 0.
+CREATE TABLE invites (
+    code       TEXT    PRIMARY KEY,
+    created_by INTEGER NOT NULL,
+    created_at TEXT    NOT NULL,
+    expires_at TEXT    NOT NULL,
+    uses_left  INTEGER NOT NULL CHECK (uses_left >= 0)
+) WITHOUT ROWID;
+
+-- A stranger's request for access; `status`: pending, approved, rejected.
+CREATE TABLE access_requests (
+    user_id      INTEGER PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    requested_at TEXT    NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+    decided_by   INTEGER,
+    decided_at   TEXT
+);
+
+-- Append-only: role changes, invites, approvals, revocations, registrations. No secrets.
+CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         TEXT    NOT NULL,
+    actor_id   INTEGER,
+    action     TEXT    NOT NULL,
+    subject_id INTEGER,
+    detail     TEXT    NOT NULL DEFAULT ''
+);
+
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit is append-only');
+END;
+
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit is append-only');
+END;
+
+-- Group chats linked with /crew: default Navixy tracker group, language, optional lead.
+CREATE TABLE crews (
+    chat_id   INTEGER PRIMARY KEY,
+    title     TEXT    NOT NULL DEFAULT '',
+    group_id  INTEGER,
+    language  TEXT,
+    lead_id   INTEGER,
+    lead_name TEXT,
+    linked_by INTEGER NOT NULL,
+    linked_at TEXT    NOT NULL
+);
+
+-- Who belongs to a crew: members the bot saw in its chat (their registrations elsewhere,
+-- e.g. in a private chat, are announced there too).
+CREATE TABLE crew_members (
+    chat_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    seen_at TEXT    NOT NULL,
+    PRIMARY KEY (chat_id, user_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES, _CREWS_AND_ROLES]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -177,9 +177,27 @@ async def say(
         text = f"{tr(update).isolate(mention(update))}, {text}"
         if markup is None and expects_text:
             reply_markup = ForceReply(selective=True, input_field_placeholder=placeholder)
-        if update.message is not None:
-            reply = ReplyParameters(update.message.message_id, allow_sending_without_reply=True)
+        # Reply to the member's own message (this one, or after a button tap their last
+        # one): with the mention, that opens their reply box for a selective ForceReply.
+        replied = update.message.message_id if update.message is not None else None
+        if replied is None and update.effective_user is not None:
+            replied = last_message_id(context, update.effective_user.id)
+        if replied is not None:
+            reply = ReplyParameters(replied, allow_sending_without_reply=True)
     return await send(context.bot, chat.id, text, reply_markup, reply=reply)
+
+
+#: chat_data key: {str(user id): id of the member's latest message the bot saw in the chat}.
+LAST_MESSAGE_KEY = "last_message"
+
+
+def last_message_id(context: Context, user_id: int) -> int | None:
+    """The member's latest message in this group that the bot saw (None: none known)."""
+    if context.chat_data is None:
+        return None
+    seen = context.chat_data.get(LAST_MESSAGE_KEY)
+    value = seen.get(str(user_id)) if isinstance(seen, dict) else None
+    return value if isinstance(value, int) else None
 
 
 #: How long an interactive send may wait out Telegram's flood control (429 retry_after), in
@@ -266,6 +284,27 @@ async def edit_text(
     except TelegramError as exc:
         log.info("edit failed: %s", exc)
     return False
+
+
+async def send_document(
+    bot: Bot, chat_id: int, data: bytes, filename: str, caption: str
+) -> Message | None:
+    """A file for the chat (an export), through the same flood and network handling as
+    `send`; the caption is made valid HTML. None when Telegram never took it."""
+    try:
+        return await _patiently(
+            lambda: bot.send_document(
+                chat_id,
+                data,
+                filename=filename,
+                caption=fit_html(caption),
+                parse_mode=ParseMode.HTML,
+            ),
+            FLOOD_PATIENCE,
+        )
+    except TelegramError as exc:
+        log.warning("document to chat %s failed: %s", chat_id, exc)
+    return None
 
 
 def _markup_refused(exc: BadRequest) -> bool:
@@ -399,7 +438,11 @@ async def commit_state(update: Update, context: Context, conversation: str, stat
 
 
 #: The commands this bot answers (a bare "/cmd" in a group is ours only if it is one of them).
-COMMANDS = frozenset({"start", "help", "register", "cancel", "pending"})
+COMMANDS = frozenset(
+    {"start", "help", "register", "cancel", "pending", "language"}
+    | {"invite", "users", "revoke", "promote", "audit"}
+    | {"status", "recent", "find", "stats", "export", "crew"}
+)
 
 
 def addressed_to_bot(message: Message, bot_id: int, bot_username: str | None) -> bool:

@@ -30,7 +30,7 @@ from bot.domain.plugins import choose_plugin, requires_activation_code
 from bot.navixy.errors import NavixyError
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
-from bot.telegram import delivery, texts
+from bot.telegram import admin, crew, delivery, group_chat, texts
 from bot.telegram.callback import DraftButton, StartButton
 from bot.telegram.common import (
     ADDRESSED,
@@ -248,7 +248,7 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
     if model is None:
         await say(update, context, texts.model_unknown(_))
         return None
-    if update.callback_query is not None:
+    if update.callback_query is not None and not group_chat.spare_cosmetic_edit(update):
         await edit(update.callback_query, texts.model_chosen(_, model.title))
     try:
         plugins = await svc.catalog.plugins()
@@ -321,7 +321,8 @@ async def on_phone(update: Update, context: Context, draft: Draft) -> State | No
 @needs_draft
 async def on_apn_use(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
-    await close_keyboard(update.callback_query)
+    if not group_chat.spare_cosmetic_edit(update):
+        await close_keyboard(update.callback_query)
     if not draft.use_apn_offer():
         draft.clear_apn(manual=True)
     return await advance(update, context, draft)
@@ -457,7 +458,8 @@ async def on_group(update: Update, context: Context, draft: Draft) -> State | No
             except NavixyError:
                 groups = []
             title = next((g.title for g in groups if g.id == group_id), str(group_id))
-    await close_keyboard(query)
+    if not group_chat.spare_cosmetic_edit(update):  # in a group the card replaces it
+        await close_keyboard(query)
     draft.group_id, draft.group_title = group_id, title
     return await advance(update, context, draft)
 
@@ -532,6 +534,8 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
     _ = tr(update)
     if draft.next_step() is not Step.SUMMARY:
         return await advance(update, context, draft)
+    if not await admin.within_limit(update, context):  # at most N an hour per installer
+        return Step.SUMMARY
     card = texts.summary(_, draft)
     await edit(query, card + "\n\n" + texts.registering(_))
     svc = services(context)
@@ -557,6 +561,9 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
         assert outcome.attempt_id is not None
         deliver = delivery.result_delivery(context).deliver
         await deliver(outcome.attempt_id, card=card_id, again=True)
+        await admin.registered(update, context, outcome.tracker_id, outcome.label, outcome.model)
+        title = draft.model_title or outcome.model
+        await crew.announce_registration(update, context, outcome.tracker_id, outcome.label, title)
         drop_draft(update, context)
         return END
     if isinstance(outcome, NoAnswer):

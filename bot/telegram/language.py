@@ -28,9 +28,9 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 
 from bot.i18n import LANGUAGE_NAMES, available_languages, resolve_language, translator
 from bot.services.languages import Languages
-from bot.telegram import texts
+from bot.telegram import menus, texts
 from bot.telegram.callback import LanguageButton
-from bot.telegram.common import Context, answer, edit, say, services, tr
+from bot.telegram.common import Context, answer, edit, say, tr
 from bot.telegram.user_language import set_update_language
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,8 @@ async def remember_language(update: Update, context: Context) -> None:
         set_update_language(update, user.language_code)
         return
     try:
-        if services(context).settings.role_of(user.id) is not None:  # strangers: not stored
+        access = context.application.bot_data.get("access")  # admin.ACCESS_KEY
+        if access is not None and access.role_of(user.id) is not None:  # strangers: not stored
             await languages.seen(user.id, user.language_code)
     except Exception:
         # The language is a nicety: a failed write must not cost the installer's update.
@@ -113,7 +114,10 @@ async def language_chosen(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is not None and chat.type == ChatType.PRIVATE:
         # The menu follows the app's language; a chosen one is set for this chat.
-        commands = [BotCommand(name, text) for name, text in texts.commands(_)]
+        access = context.application.bot_data.get("access")  # admin.ACCESS_KEY
+        admin = access is not None and access.is_admin(user.id)
+        menu = menus.admin_commands(_) if admin else texts.commands(_)
+        commands = [BotCommand(name, text) for name, text in menu]
         try:
             await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat.id))
         except TelegramError as exc:

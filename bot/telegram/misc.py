@@ -13,11 +13,12 @@ from telegram import (
     InputTextMessageContent,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.domain.search import SearchHit
-from bot.telegram import texts
+from bot.telegram import admin, texts
 from bot.telegram.callback import DraftButton
 from bot.telegram.common import (
     ADDRESSED,
@@ -43,8 +44,13 @@ async def access_gate(update: Update, context: Context) -> None:
     admin) and causes no Navixy call.
     """
     user = update.effective_user
-    if user is None or services(context).settings.role_of(user.id) is not None:
+    if user is None:
         return
+    if admin.access(context).role_of(user.id) is not None:
+        await admin.note_activity(update, context)
+        return
+    if await admin.stranger(update, context):  # an invite link, a request for access
+        raise ApplicationHandlerStop
     _ = tr(update)
     refusal = texts.not_allowed(_, user.id)
     if update.inline_query is not None:
@@ -60,7 +66,8 @@ async def access_gate(update: Update, context: Context) -> None:
         update.message, context.bot.id, context.bot.username
     ):
         # In groups (an admin bot sees everything) only what is meant for this bot.
-        await say(update, context, refusal)
+        private = update.message.chat.type == ChatType.PRIVATE
+        await say(update, context, refusal, admin.request_keyboard(_) if private else None)
     raise ApplicationHandlerStop
 
 

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.domain.draft import ApnOffer, Draft, Step
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
-from bot.telegram import texts
+from bot.telegram import crew, group_chat, texts
 from bot.telegram.callback import DraftButton, StartButton
 from bot.telegram.common import (
     Context,
@@ -257,6 +257,10 @@ async def ask_group(update: Update, context: Context, draft: Draft, note: str | 
         # Nothing to choose from: no tap needed.
         draft.group_id, draft.group_title = 0, None
         return await advance(update, context, draft)
+    preset = crew.default_group(update, context, groups)
+    if preset is not None and note is None:  # a crew chat's tracker group (/crew)
+        draft.group_id, draft.group_title = preset
+        return await advance(update, context, draft)
     rows = [
         [InlineKeyboardButton(g.title, callback_data=DraftButton.data(draft, f"group:{g.id}"))]
         for g in groups[:90]
@@ -296,7 +300,9 @@ def card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
 async def ask_summary(update: Update, context: Context, draft: Draft, note: str | None) -> State:
     _ = tr(update)
     text = _with_note(note, texts.summary(_, draft))
-    await say(update, context, text, card_keyboard(update, draft))
+    keyboard = card_keyboard(update, draft)
+    if not await group_chat.replace_tapped(update, context, text, keyboard):
+        await say(update, context, text, keyboard)
     return Step.SUMMARY
 
 

@@ -8,7 +8,7 @@ one their Telegram app reports, else English (`bot.i18n.resolve_language` maps `
 
 Group chats answer each member in their own language: a question addressed to one
 member is read by that member. `crew_language` is the hook for a language set for the
-whole group chat (a later feature): when it returns a code, that wins in the group.
+whole group chat (set with /crew): when it returns a code, that wins in the group.
 """
 
 from __future__ import annotations
@@ -21,9 +21,19 @@ from telegram import Update
 _current: ContextVar[tuple[int, str | None] | None] = ContextVar("update_language", default=None)
 
 
+#: chat id -> the language set with /crew for a whole group chat (bot/services/crews.py).
+_crew_languages: dict[int, str] = {}
+
+
 def crew_language(chat_id: int) -> str | None:
-    """The language set for a whole group chat. Not configurable yet: always None."""
-    return None
+    """The language set for a whole group chat with /crew (None: each member's own)."""
+    return _crew_languages.get(chat_id)
+
+
+def set_crew_languages(languages: dict[int, str]) -> None:
+    """Replace the crews' languages (at start-up and after each /crew change)."""
+    _crew_languages.clear()
+    _crew_languages.update(languages)
 
 
 def set_update_language(update: Update, language: str | None) -> None:

@@ -32,7 +32,7 @@ from bot.domain.watch import (
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
 from bot.services.watcher import Apn
-from bot.telegram import texts
+from bot.telegram import admin, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.callback import WatchButton
 from bot.telegram.common import (
@@ -133,7 +133,7 @@ class WatchChat:
         if watch is None:
             await answer(query, wt.not_watched(_))
             return
-        if watch.user_id != user.id and svc.settings.role_of(user.id) != "admin":
+        if watch.user_id != user.id and not admin.access(context).is_admin(user.id):
             await answer(query, wt.not_yours(_), alert=True)
             return
         key = (chat.id, user.id)
@@ -260,7 +260,7 @@ class WatchChat:
         assert user is not None
         _ = tr(update)
         svc = services(context)
-        everyone = svc.settings.role_of(user.id) == "admin"
+        everyone = admin.access(context).is_admin(user.id)
         chat = update.effective_chat
         if chat is not None and chat.type != ChatType.PRIVATE:
             # A group sees only the devices registered in it (never other crews' devices).

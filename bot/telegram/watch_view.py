@@ -10,7 +10,7 @@ are in `bot/telegram/watch.py`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import (
     Bot,
@@ -68,8 +68,16 @@ class TelegramWatchView:
         *,
         api_url: str,
         language_of: Callable[[int], str | None] | None = None,
+        crew_online: Callable[[Watch], Awaitable[None]] | None = None,
+        crew_silent: Callable[[Watch, int], Awaitable[None]] | None = None,
+        admins: Callable[[], Sequence[int]] | None = None,
     ) -> None:
         self._bot = bot
+        # The admins now (ADMIN_IDS and promoted ones), instead of the watcher's start-up list.
+        self._admins = admins
+        # Crew chats hear "online" and "still silent" too (bot/telegram/crew.py).
+        self._crew_online = crew_online
+        self._crew_silent = crew_silent
         # The language each user speaks now (bot.services.languages), else the watch's own.
         self._language_of = language_of or (lambda user_id: None)
         self._catalog = catalog
@@ -202,6 +210,8 @@ class TelegramWatchView:
         card = wt.online_card(_, watch, can_request_location=private)
         if await send(self._bot, watch.chat_id, card, keyboard, patience=0) is None:
             log.info("online card for tracker %d not sent", watch.tracker_id)
+        if self._crew_online is not None:
+            await self._crew_online(watch)
 
     async def offer_options(self, watch: Watch, now: float) -> None:
         _ = self._tr(watch)
@@ -213,6 +223,8 @@ class TelegramWatchView:
         await self._send(watch.chat_id, text, late_keyboard(_, watch.tracker_id))
 
     async def escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
+        if self._admins is not None:
+            admin_ids = self._admins()
         sent = 0
         for admin_id in admin_ids:
             # Each admin in their own language (English if they never talked to the bot).
@@ -222,6 +234,8 @@ class TelegramWatchView:
         log.info("tracker %d silent: told %d of %d admins", watch.tracker_id, sent, len(admin_ids))
         if sent:
             await self._send(watch.chat_id, wt.installer_escalated(self._tr(watch)))
+        if self._crew_silent is not None:
+            await self._crew_silent(watch, int((now - watch.started_at) // 60))
 
     async def ended(self, watch: Watch, now: float) -> None:
         if watch.status in (Phase.EXPIRED, Phase.GONE):

@@ -803,6 +803,46 @@ class FakeTelegram:
             content["via_bot"] = self.bot_user
         return self._user_message(user, chat, content, kind="text", reply_to=reply_to)
 
+    def reply_box(self, user: FakeUser, chat: FakeChat) -> int | None:
+        """The bot message `user`'s client has a reply box open for, as a real Telegram
+        client decides it: the newest live bot message with a ForceReply that targets the
+        user and came after the user's own last message in the chat (sending closes the
+        box). A non-selective ForceReply targets every member; a selective one only users
+        mentioned in it (a `mention` of their @username or a `text_mention`) and the sender
+        of the message it replies to. None: the client shows no reply box."""
+        state = self._state(chat)
+        own = [m.message_id for m in state.msgs.values() if not m.from_bot and m.user_id == user.id]
+        since = max(own, default=0)
+        for msg in reversed(list(state.msgs.values())):
+            if msg.message_id <= since:
+                return None
+            live = msg.from_bot and not msg.deleted and msg.force_reply
+            if live and (not msg.selective or self._targets(msg, user)):
+                return msg.message_id
+        return None
+
+    def _targets(self, msg: _Msg, user: FakeUser) -> bool:
+        data = msg.data
+        reply = data.get("reply_to_message")
+        if reply and reply.get("from", {}).get("id") == user.id:
+            return True
+        text = data.get("text") or data.get("caption") or ""
+        for entity in data.get("entities") or data.get("caption_entities") or []:
+            if entity.get("type") == "text_mention" and entity["user"]["id"] == user.id:
+                return True
+            if entity.get("type") == "mention" and user.username:
+                start, length = entity["offset"], entity["length"]
+                said = text.encode("utf-16-le")[2 * start : 2 * (start + length)]
+                if said.decode("utf-16-le").lower() == "@" + user.username.lower():
+                    return True
+        return False
+
+    async def type_text(self, user: FakeUser, chat: FakeChat, text: str) -> dict[str, Any]:
+        """The user types `text` and sends it as a real client would: as a reply to the
+        message their reply box is open for (`reply_box`), else as an ordinary message
+        (which a privacy-mode bot in a group never receives)."""
+        return await self.send_text(user, chat, text, reply_to=self.reply_box(user, chat))
+
     async def edit_text(
         self, user: FakeUser, chat: FakeChat, message_id: int, text: str
     ) -> dict[str, Any]:
@@ -1011,6 +1051,13 @@ class FakeTelegram:
         state = self._state(chat)
         return [copy.deepcopy(m.data) for m in state.msgs.values() if not m.from_bot]
 
+    def file_bytes(self, file_id: str) -> bytes:
+        """The content of a file the bot uploaded (or a user sent), by its file_id."""
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise AssertionError(f"no file {file_id!r}")
+        return stored.data
+
     def was_delivered(self, chat: FakeChat, message_id: int) -> bool:
         msg = self._state(chat).msgs.get(message_id)
         if msg is None or msg.from_bot:
@@ -1156,8 +1203,13 @@ class FakeTelegram:
     def calls(self, method: str) -> list[ApiCall]:
         return [c for c in self.requests if c.method.lower() == method.lower()]
 
-    def my_commands(self, scope_type: str = "default", language_code: str = "") -> list[str]:
-        key = (json.dumps({"type": scope_type}, sort_keys=True), language_code)
+    def my_commands(
+        self, scope_type: str = "default", language_code: str = "", *, chat_id: int | None = None
+    ) -> list[str]:
+        scope: dict[str, Any] = {"type": scope_type}
+        if chat_id is not None:
+            scope["chat_id"] = chat_id
+        key = (json.dumps(scope, sort_keys=True), language_code)
         return [c["command"] for c in self.commands.get(key, [])]
 
     # ------------------------------------------------------------------ user-side internals
@@ -1761,12 +1813,29 @@ class FakeTelegram:
         mode_key: str = "parse_mode",
         ents_key: str = "entities",
     ) -> tuple[str, list[dict[str, Any]]]:
-        return parse_formatted(
+        text, entities = parse_formatted(
             text,
             params.string(mode_key),
             params.obj(ents_key),
             strict_ampersand=self.strict_html_ampersand,
         )
+        return text, [self._user_link(e) for e in entities]
+
+    def _user_link(self, entity: dict[str, Any]) -> dict[str, Any]:
+        """Telegram turns a link to tg://user?id=N into a `text_mention` of that user (a
+        user it knows); an unknown user's link stays a plain link."""
+        match = _USER_LINK.fullmatch(entity.get("url") or "")
+        if entity.get("type") != "text_link" or match is None:
+            return entity
+        user = self._users.get(int(match.group(1)))
+        if user is None:
+            return entity
+        return {
+            "type": "text_mention",
+            "offset": entity["offset"],
+            "length": entity["length"],
+            "user": user.to_dict(),
+        }
 
     def _new_bot_message(
         self,
@@ -2058,6 +2127,9 @@ class FakeTelegram:
 
 
 # ============================================================================ helpers
+
+
+_USER_LINK = re.compile(r"tg://user\?id=(\d+)")
 
 
 def _command_entities(text: str) -> list[dict[str, Any]]:
