@@ -50,6 +50,7 @@ STEPS = (
 INSTALLER_BASE = 10_000
 WATCH_USER_BASE = 500_000
 VICTIM_ID = 9_999
+ROOT = str(Path(__file__).resolve().parent.parent)
 RATE_EXEMPT = frozenset({"getupdates", "answercallbackquery", "answerinlinequery", "getme"})
 
 
@@ -156,7 +157,7 @@ class _Timer:
 
 
 async def _act_and_wait(
-    tg: Any, chat: Any, act: Callable[[], Awaitable[Any]], expect: str, timeout: float
+    tg: Any, chat: Any, act: Callable[[], Awaitable[Any]], expect: str, bound: float
 ) -> float:
     """Run the user's action; seconds until a new or edited bot message shows `expect`."""
     state = tg._state(chat)
@@ -173,7 +174,7 @@ async def _act_and_wait(
                 return True
         return False
 
-    await tg.wait_until(seen, timeout=timeout, what=expect)
+    await tg.wait_until(seen, timeout=bound, what=expect)
     return time.perf_counter() - t0
 
 
@@ -184,8 +185,14 @@ def _button_message(tg: Any, chat: Any, text: str) -> int:
     raise AssertionError(f"no button {text!r}")
 
 
+async def _think(seconds: float) -> None:
+    """A person reads the answer and types: 0.5-1.5 x `seconds` (simulated, on purpose)."""
+    if seconds > 0:
+        await asyncio.sleep(random.uniform(0.5, 1.5) * seconds)
+
+
 async def _registration(
-    tg: Any, user: Any, chat: Any, n: int, timer: _Timer, timeout: float
+    tg: Any, user: Any, chat: Any, n: int, timer: _Timer, bound: float, think: float
 ) -> None:
     imei = _luhn_imei(n)
     phone = f"+49 170 {3000000 + n}"
@@ -208,19 +215,23 @@ async def _registration(
         ("confirm", tap("✅ Register"), "Registered"),
     ]
     for step, act, expect in plan:
+        await _think(think)
         try:
-            timer.steps[step].append(await _act_and_wait(tg, chat, act, expect, timeout))
+            timer.steps[step].append(await _act_and_wait(tg, chat, act, expect, bound))
         except AssertionError:
             timer.failures[step] += 1
             return
 
 
-async def _echo_round(tg: Any, user: Any, chat: Any, n: int, timer: _Timer, timeout: float) -> None:
+async def _echo_round(
+    tg: Any, user: Any, chat: Any, n: int, timer: _Timer, bound: float, think: float
+) -> None:
     for i, step in enumerate(STEPS):
         word = f"echo {n} {i}"
+        await _think(think)
         try:
             took = await _act_and_wait(
-                tg, chat, lambda w=word: tg.send_text(user, chat, w), word, timeout
+                tg, chat, lambda w=word: tg.send_text(user, chat, w), word, bound
             )
         except AssertionError:
             timer.failures[step] += 1
@@ -295,7 +306,7 @@ def _pcts(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
     ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return statistics.median(ordered), p99
 
 
@@ -310,101 +321,103 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
     kind, k, n, rounds = spec["kind"], spec["k"], spec["n"], spec["rounds"]
     timeout = spec["timeout"]
     tmp = Path(spec["tmp"])
-    async with FakeTelegram() as tg, FaultyTelegram(tg) as proxy:
-        async with NavixySandbox(rate_limit_per_second=100_000) as sandbox:
-            key = sandbox.new_api_key()
-            if kind == "echo":
+    async with (
+        FakeTelegram() as tg,
+        FaultyTelegram(tg) as proxy,
+        NavixySandbox(rate_limit_per_second=100_000) as sandbox,
+    ):
+        key = sandbox.new_api_key()
+        if kind == "echo":
 
-                def start() -> Any:
-                    return _running(_echo_app(proxy.url, tg.token))
+            def start() -> Any:
+                return _running(_echo_app(proxy.url, tg.token))
 
-            else:
-                from bot.app import build_application
-                from bot.config import load_settings
+        else:
+            from bot.config import load_settings
 
-                ids = [INSTALLER_BASE + i for i in range(k)] + [VICTIM_ID]
-                settings = load_settings(
-                    _env_file=None,
-                    bot_token=tg.token,
-                    telegram_api_url=proxy.url,
-                    navixy_api_url=sandbox.base_url,
-                    navixy_api_key=key,
-                    database_path=tmp / f"load-{os.getpid()}.db",
-                    admin_ids="1",
-                    installer_ids=",".join(map(str, ids)),
-                )
-
-                def start() -> Any:
-                    from tests.e2e import running_bot
-
-                    return running_bot(settings)
-
-            bot = _Bot(start)
-            bot.thread.start()
-            await asyncio.get_running_loop().run_in_executor(None, bot.ready.wait, 120)
-            if bot.error is not None:
-                raise bot.error
-            if kind != "echo":
-                from bot.telegram.common import SERVICES_KEY
-
-                await asyncio.get_running_loop().run_in_executor(
-                    None, bot.call, bot.app.bot_data[SERVICES_KEY].catalog.ensure()
-                )
-                watches = _seed_watches(tg, sandbox, n)
-                await asyncio.get_running_loop().run_in_executor(
-                    None, bot.call, _store_watches(bot.app, watches)
-                )
-            users = [tg.user(INSTALLER_BASE + i, f"I{i}") for i in range(k)]
-            chats = [tg.private_chat(u) for u in users]
-            ours = {c.id for c in chats}
-            victim_task = None
-            if spec["flood"] and kind != "echo":
-                victim = tg.user(VICTIM_ID, "Victim")
-                victim_chat = tg.private_chat(victim)
-                proxy.inject(
-                    "sendMessage",
-                    TgError(429, retry_after=spec["flood"]),
-                    times=10_000,
-                    when=lambda p: str(p.get("chat_id")) == str(VICTIM_ID),
-                )
-                proxy.inject(
-                    "editMessageText",
-                    TgError(429, retry_after=spec["flood"]),
-                    times=10_000,
-                    when=lambda p: str(p.get("chat_id")) == str(VICTIM_ID),
-                )
-                victim_task = asyncio.create_task(
-                    _registration(tg, victim, victim_chat, 99_999, _Timer(), timeout)
-                )
-            timer = _Timer()
-            calls_before = len(tg.requests)
-            cpu0 = time.process_time()
-            main0 = time.thread_time()
-            t0 = time.perf_counter()
-            flow = _echo_round if kind == "echo" else _registration
-
-            async def one(i: int) -> None:
-                for r in range(rounds):
-                    await flow(tg, users[i], chats[i], i * 10 + r, timer, timeout)
-
-            await asyncio.gather(*(one(i) for i in range(k)))
-            wall = time.perf_counter() - t0
-            bot_cpu = (time.process_time() - cpu0) - (time.thread_time() - main0)
-            calls = tg.requests[calls_before:]
-            proxy.calm()  # the flooded chat's pending sends may finish: a quick shutdown
-            if victim_task is not None:
-                victim_task.cancel()
-                with contextlib.suppress(BaseException):
-                    await victim_task
-            bg_edits = sum(
-                1
-                for c in calls
-                if c.method.lower() == "editmessagetext"
-                and int(c.params.get("chat_id", 0) or 0) >= WATCH_USER_BASE
+            ids = [INSTALLER_BASE + i for i in range(k)] + [VICTIM_ID]
+            settings = load_settings(
+                _env_file=None,
+                bot_token=tg.token,
+                telegram_api_url=proxy.url,
+                navixy_api_url=sandbox.base_url,
+                navixy_api_key=key,
+                database_path=tmp / f"load-{os.getpid()}.db",
+                admin_ids="1",
+                installer_ids=",".join(map(str, ids)),
             )
-            await asyncio.get_running_loop().run_in_executor(None, bot.stop)
-            if bot.error is not None:
-                raise bot.error
+
+            def start() -> Any:
+                from tests.e2e import running_bot
+
+                return running_bot(settings)
+
+        bot = _Bot(start)
+        bot.thread.start()
+        await asyncio.get_running_loop().run_in_executor(None, bot.ready.wait, 120)
+        if bot.error is not None:
+            raise bot.error
+        if kind != "echo":
+            from bot.telegram.common import SERVICES_KEY
+
+            await asyncio.get_running_loop().run_in_executor(
+                None, bot.call, bot.app.bot_data[SERVICES_KEY].catalog.ensure()
+            )
+            watches = _seed_watches(tg, sandbox, n)
+            await asyncio.get_running_loop().run_in_executor(
+                None, bot.call, _store_watches(bot.app, watches)
+            )
+        users = [tg.user(INSTALLER_BASE + i, f"I{i}") for i in range(k)]
+        chats = [tg.private_chat(u) for u in users]
+        ours = {c.id for c in chats}
+        victim_task = None
+        if spec["flood"] and kind != "echo":
+            victim = tg.user(VICTIM_ID, "Victim")
+            victim_chat = tg.private_chat(victim)
+            proxy.inject(
+                "sendMessage",
+                TgError(429, retry_after=spec["flood"]),
+                times=10_000,
+                when=lambda p: str(p.get("chat_id")) == str(VICTIM_ID),
+            )
+            proxy.inject(
+                "editMessageText",
+                TgError(429, retry_after=spec["flood"]),
+                times=10_000,
+                when=lambda p: str(p.get("chat_id")) == str(VICTIM_ID),
+            )
+            victim_task = asyncio.create_task(
+                _registration(tg, victim, victim_chat, 99_999, _Timer(), timeout, 0.0)
+            )
+        timer = _Timer()
+        calls_before = len(tg.requests)
+        cpu0 = time.process_time()
+        main0 = time.thread_time()
+        t0 = time.perf_counter()
+        flow = _echo_round if kind == "echo" else _registration
+
+        async def one(i: int) -> None:
+            for r in range(rounds):
+                await flow(tg, users[i], chats[i], i * 10 + r, timer, timeout, spec["think"])
+
+        await asyncio.gather(*(one(i) for i in range(k)))
+        wall = time.perf_counter() - t0
+        bot_cpu = (time.process_time() - cpu0) - (time.thread_time() - main0)
+        calls = tg.requests[calls_before:]
+        proxy.calm()  # the flooded chat's pending sends may finish: a quick shutdown
+        if victim_task is not None:
+            victim_task.cancel()
+            with contextlib.suppress(BaseException):
+                await victim_task
+        bg_edits = sum(
+            1
+            for c in calls
+            if c.method.lower() == "editmessagetext"
+            and int(c.params.get("chat_id", 0) or 0) >= WATCH_USER_BASE
+        )
+        await asyncio.get_running_loop().run_in_executor(None, bot.stop)
+        if bot.error is not None:
+            raise bot.error
     completed = len(timer.steps["confirm"] if kind != "echo" else timer.steps[STEPS[-1]])
     ours_calls = [
         c
@@ -481,7 +494,7 @@ async def _idle(kind: str, tmp: Path) -> dict[str, float]:
             sandbox.base_url,
             key,
             str(db),
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            env={**os.environ, "PYTHONPATH": ROOT},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -530,7 +543,7 @@ def _ratio(a: float, b: float) -> str:
 def _print_tables(echo: dict[str, Any], runs: list[dict[str, Any]], idle: dict[str, Any]) -> None:
     print("\n### Load: per-step latency p50 / p99 ms (ratio of p99 to the echo bot's reply p99)\n")
     names = [f"K={r['k']} N={r['n']}" for r in runs]
-    print("| step | echo (K=%d) | " % echo["k"] + " | ".join(names) + " |")
+    print(f"| step | echo (K={echo['k']}) | " + " | ".join(names) + " |")
     print("|---|---:|" + "---:|" * len(runs))
     e50, e99 = echo["all"]
     for step in STEPS:
@@ -643,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--flood", type=int, default=10, help="retry_after of the 429 chat (0: none)"
     )
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="mean pause of an installer between steps, s"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="bound of one step, s")
     args = parser.parse_args(args_list)
     import tempfile
@@ -650,7 +666,13 @@ def main(argv: list[str] | None = None) -> int:
     ks = [int(x) for x in args.installers.split(",")]
     ns = [int(x) for x in args.watched.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        base = {"rounds": args.rounds, "timeout": args.timeout, "tmp": tmp, "flood": args.flood}
+        base = {
+            "rounds": args.rounds,
+            "timeout": args.timeout,
+            "tmp": tmp,
+            "flood": args.flood,
+            "think": args.think,
+        }
         echo = _run_child({**base, "kind": "echo", "k": max(ks), "n": 0})
         runs = []
         for k in ks:
