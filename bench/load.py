@@ -499,7 +499,9 @@ async def _idle(kind: str, tmp: Path) -> dict[str, float]:
             stderr=asyncio.subprocess.DEVNULL,
         )
         try:
-            await tg.wait_until(lambda: tg.calls("getUpdates"), timeout=60, what="getUpdates")
+            await tg.wait_until(
+                lambda: tg.polls_waiting or tg.calls("getUpdates"), timeout=60, what="getUpdates"
+            )
             startup = time.perf_counter() - t0
             rss0 = _rss_mb(proc.pid)
             await asyncio.sleep(2.0)  # idle on purpose: what the bot holds at rest

@@ -12,7 +12,6 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -59,6 +58,7 @@ from bot.telegram.misc import (
     start,
     unhandled_message,
 )
+from bot.telegram.outbox import background, close_outbox
 from bot.telegram.processing import PerConversationProcessor
 from bot.telegram.watch import TelegramWatchView, WatchChat
 
@@ -101,7 +101,8 @@ def build_application(settings: Settings) -> App:
         .persistence(persistence)
         .concurrent_updates(PerConversationProcessor(64))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # No PTB rate limiter: every send goes through the outbox (bot/telegram/outbox.py),
+        # which keeps Telegram's limits per chat and lets a 429 pause only its chat.
         .post_init(post_init)
         .post_shutdown(_stop_services)
         .build()
@@ -238,7 +239,8 @@ def _build_watcher(
 
 
 async def _watch_tick(context: Context) -> None:
-    await services(context).watcher.tick()
+    with background():  # status edits and notices wait behind every interactive answer
+        await services(context).watcher.tick()
 
 
 async def _set_commands(app: App) -> None:
@@ -259,6 +261,11 @@ async def _resolve_unresolved(context: Context) -> None:
     A tracker found for an open attempt makes it a journaled success whose delivery is
     pending, so both cases end in `deliver_pending` (which also starts the watch).
     """
+    with background():
+        await _resolve(context)
+
+
+async def _resolve(context: Context) -> None:
     svc = services(context)
     delivery: ResultDelivery = context.application.bot_data[DELIVERY_KEY]
     for attempt, outcome in await svc.registrar.resolve_unresolved():
@@ -317,6 +324,7 @@ async def _stop_services(app: App) -> None:
     sandbox = app.bot_data.get(SANDBOX_KEY)
     if sandbox is not None:
         await sandbox.stop()
+    await close_outbox(app.bot)
     # Let a photo decode in progress finish (about a second at worst), off the loop.
     await asyncio.to_thread(shutdown_executor)
 

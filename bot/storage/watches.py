@@ -149,7 +149,15 @@ class WatchStore:
     async def put(self, watch: Watch) -> None:
         """Insert, or replace the row of the same tracker (a tracker registered again)."""
         placeholders = ", ".join("?" for _ in _NAMES)
-        updates = ", ".join(f"{n} = excluded.{n}" for n in _NAMES if n != "tracker_id")
+        # The status message is recorded by `set_status_message` once sent: a copy of the
+        # watch read before that (a tick meanwhile) must not erase it.
+        updates = ", ".join(
+            f"{n} = COALESCE(excluded.{n}, {n})"
+            if n == "status_message_id"
+            else f"{n} = excluded.{n}"
+            for n in _NAMES
+            if n != "tracker_id"
+        )
         await self._db.execute(
             f"INSERT INTO watches ({_COLUMNS}, updated_at) VALUES ({placeholders}, ?) "
             f"ON CONFLICT (tracker_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
@@ -158,6 +166,13 @@ class WatchStore:
 
     async def save(self, watch: Watch) -> None:
         await self.put(watch)
+
+    async def set_status_message(self, tracker_id: int, message_id: int | None) -> None:
+        """Record the status message of a stored watch (sent after the watch was stored)."""
+        await self._db.execute(
+            "UPDATE watches SET status_message_id = ?, updated_at = ? WHERE tracker_id = ?",
+            [message_id, _now(), tracker_id],
+        )
 
     async def get(self, tracker_id: int) -> Watch | None:
         row = await self._db.fetchone(

@@ -9,9 +9,10 @@ short APN entry before a retry (kept in memory only: APN credentials are never s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,7 @@ from bot.telegram.common import (
     services,
     tr,
 )
+from bot.telegram.outbox import Priority, current_priority, outbox_for
 from bot.telegram.user_language import crew_language, language_for
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,23 @@ class TelegramWatchView:
         self._server = tracker_server(api_url)
         # What each status message shows now: skip edits that change nothing.
         self._shown: dict[int, tuple[str, str]] = {}
+        # Background sends in flight (the poller does not wait for them).
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _deliver(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` now if answering someone; in background work, queue it and return, so
+        the poller holds no lock while its sends wait in the outbox."""
+        if current_priority() is Priority.INTERACTIVE:
+            await coro
+            return
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the background sends queued so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _tr(self, watch: Watch) -> Gettext:
         """The installer's language, for messages sent without an update to answer
@@ -200,16 +219,31 @@ class TelegramWatchView:
         shown = (text, _markup_key(markup))
         if self._shown.get(watch.tracker_id) == shown:
             return
-        if not await edit_text(
-            self._bot, watch.chat_id, watch.status_message_id, text, markup, patience=0
-        ):
-            log.info("status of tracker %d not edited", watch.tracker_id)
-            return
         self._shown[watch.tracker_id] = shown
         if not watch.status.active:
             self._shown.pop(watch.tracker_id, None)
+        await self._deliver(
+            self._edit_status(
+                watch.tracker_id, watch.chat_id, watch.status_message_id, text, markup
+            )
+        )
+
+    async def _edit_status(
+        self,
+        tracker_id: int,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        if not await edit_text(self._bot, chat_id, message_id, text, markup, patience=0):
+            log.info("status of tracker %d not edited", tracker_id)
+            self._shown.pop(tracker_id, None)  # edit again next time
 
     async def first_fix(self, watch: Watch, lat: float, lng: float) -> None:
+        await self._deliver(self._first_fix(watch, lat, lng))
+
+    async def _first_fix(self, watch: Watch, lat: float, lng: float) -> None:
         _ = self._tr(watch)
         private = watch.chat_id > 0
         keyboard = (
@@ -222,7 +256,11 @@ class TelegramWatchView:
             else None
         )
         try:
-            await self._bot.send_location(watch.chat_id, latitude=lat, longitude=lng)
+            await outbox_for(self._bot).run(
+                watch.chat_id,
+                lambda: self._bot.send_location(watch.chat_id, latitude=lat, longitude=lng),
+                patience=0,
+            )
         except TelegramError as exc:
             log.info("map pin for tracker %d not sent: %s", watch.tracker_id, exc)
         card = wt.online_card(_, watch, can_request_location=private)
@@ -230,6 +268,9 @@ class TelegramWatchView:
             log.info("online card for tracker %d not sent", watch.tracker_id)
 
     async def offer_options(self, watch: Watch, now: float) -> None:
+        await self._deliver(self._offer_options(watch, now))
+
+    async def _offer_options(self, watch: Watch, now: float) -> None:
         _ = self._tr(watch)
         text = wt.options(_, watch, self._policy, now)
         if watch.manual_config:
@@ -239,6 +280,9 @@ class TelegramWatchView:
         await self._send(watch.chat_id, text, late_keyboard(_, watch.tracker_id))
 
     async def escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
+        await self._deliver(self._escalate(watch, admin_ids, now))
+
+    async def _escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
         sent = 0
         for admin_id in admin_ids:
             # Each admin in their own language (English if they never talked to the bot).
@@ -250,6 +294,9 @@ class TelegramWatchView:
             await self._send(watch.chat_id, wt.installer_escalated(self._tr(watch)))
 
     async def ended(self, watch: Watch, now: float) -> None:
+        await self._deliver(self._ended(watch, now))
+
+    async def _ended(self, watch: Watch, now: float) -> None:
         if watch.status in (Phase.EXPIRED, Phase.GONE):
             _ = self._tr(watch)
             text = wt.heading(_, watch) + "\n\n" + wt.ended_line(_, watch.status)
