@@ -233,6 +233,7 @@ def _build_watcher(
         policy,
         api_url=settings.navixy_api_url,
         language_of=language.language_store(app).language_of,
+        record_shown=watcher.store.set_status_message,
     )
     watcher.attach(view)
     return watcher

@@ -205,7 +205,7 @@ class Watcher:
             # wait for the message id outside the lock (`_started`).
             watch.status_message_id = await self.view.post_status(watch, now)
             if watch.status_message_id is not None:
-                await self._store.set_status_message(tracker_id, watch.status_message_id)
+                await self._store.set_status_message(watch)
         finally:
             started.set()
             if self._starting.get(tracker_id) is started:

@@ -177,6 +177,15 @@ CREATE TABLE user_languages (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES]
+# What each watch's status message last showed (issue 11, the outbound scheduler): a digest
+# of its text and buttons and when it was edited, so that a restart edits nothing unchanged
+# and routine edits keep to once a minute per message.
+_OUTBOX_SHOWN = """
+ALTER TABLE watches ADD COLUMN shown_digest TEXT;
+
+ALTER TABLE watches ADD COLUMN shown_at REAL;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES, _OUTBOX_SHOWN]
 
 SCHEMA_VERSION = len(MIGRATIONS)

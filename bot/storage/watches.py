@@ -20,7 +20,7 @@ _COLUMNS = (
     "tracker_id, chat_id, user_id, user_name, lang, label, model, model_title, device_id, "
     "manual_config, started_at, status, status_message_id, polled_at, connected_at, fix_sent, "
     "last_state, retries, last_retry_at, last_retry_result, apn_changed, auto_retry_done, "
-    "options_sent, escalated, checks, ended_at"
+    "options_sent, escalated, checks, ended_at, shown_digest, shown_at"
 )
 _NAMES = [c.strip() for c in _COLUMNS.split(",")]
 
@@ -56,6 +56,9 @@ class Watch:
     escalated: bool = False
     checks: Checks = field(default_factory=Checks)
     ended_at: float | None = None
+    #: What the status message last showed (a digest of text and buttons) and when.
+    shown_digest: str | None = None
+    shown_at: float | None = None
 
     @property
     def title(self) -> str:
@@ -93,6 +96,8 @@ class Watch:
             int(self.escalated),
             json.dumps(self.checks.to_json()),
             self.ended_at,
+            self.shown_digest,
+            self.shown_at,
         ]
 
 
@@ -132,6 +137,8 @@ def _from_row(row: sqlite3.Row) -> Watch:
         escalated=bool(row["escalated"]),
         checks=checks,
         ended_at=row["ended_at"],
+        shown_digest=row["shown_digest"],
+        shown_at=row["shown_at"],
     )
 
 
@@ -167,11 +174,13 @@ class WatchStore:
     async def save(self, watch: Watch) -> None:
         await self.put(watch)
 
-    async def set_status_message(self, tracker_id: int, message_id: int | None) -> None:
-        """Record the status message of a stored watch (sent after the watch was stored)."""
+    async def set_status_message(self, watch: Watch) -> None:
+        """Record the status message of a stored watch (sent after the watch was stored)
+        and what it shows."""
         await self._db.execute(
-            "UPDATE watches SET status_message_id = ?, updated_at = ? WHERE tracker_id = ?",
-            [message_id, _now(), tracker_id],
+            "UPDATE watches SET status_message_id = ?, shown_digest = ?, shown_at = ?, "
+            "updated_at = ? WHERE tracker_id = ?",
+            [watch.status_message_id, watch.shown_digest, watch.shown_at, _now(), watch.tracker_id],
         )
 
     async def get(self, tracker_id: int) -> Watch | None:

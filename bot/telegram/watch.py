@@ -10,9 +10,10 @@ short APN entry before a retry (kept in memory only: APN credentials are never s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from bot.domain import fields
 from bot.domain.draft import Draft
 from bot.domain.watch import (
     CHECK_ORDER,
+    ROUTINE_EDIT_SECONDS,
     Check,
     CheckResult,
     Connection,
@@ -104,15 +106,18 @@ class TelegramWatchView:
         *,
         api_url: str,
         language_of: Callable[[int], str | None] | None = None,
+        record_shown: Callable[[Watch], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
+        # Stores what a status message shows (WatchStore.set_status_message).
+        self._record_shown = record_shown or _nothing
         # The language each user speaks now (bot.storage.languages), else the watch's own.
         self._language_of = language_of or (lambda user_id: None)
         self._catalog = catalog
         self._policy = policy
         self._server = tracker_server(api_url)
-        # What each status message shows now: skip edits that change nothing.
-        self._shown: dict[int, tuple[str, str]] = {}
+        # Status messages whose last edit failed: what they show is not `shown_digest`.
+        self._unsure: set[int] = set()
         # Background sends in flight (the poller does not wait for them).
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -209,19 +214,31 @@ class TelegramWatchView:
         message = await self._send(watch.chat_id, text, markup)
         if message is None:
             return None
-        self._shown[watch.tracker_id] = (text, _markup_key(markup))
+        watch.shown_digest, watch.shown_at = _digest(text, markup), now
         return message.message_id
 
     async def update_status(self, watch: Watch, now: float) -> None:
+        """Edit the status message when a person would notice: a fact changed (connection,
+        fix, ignition, a ladder step, the end), or the waiting time reached its next mark,
+        and then at most once a minute. What it shows is kept with the watch (`shown_*`,
+        saved by the watcher), so after a restart nothing unchanged is edited again."""
         if watch.status_message_id is None:
             return
         text, markup = self.render(watch, now)
-        shown = (text, _markup_key(markup))
-        if self._shown.get(watch.tracker_id) == shown:
+        digest = _digest(text, markup)
+        known = None if watch.tracker_id in self._unsure else watch.shown_digest
+        if known == digest:
             return
-        self._shown[watch.tracker_id] = shown
-        if not watch.status.active:
-            self._shown.pop(watch.tracker_id, None)
+        if (
+            known is not None
+            and watch.shown_at is not None
+            and now - watch.shown_at < ROUTINE_EDIT_SECONDS
+            and _digest(*self.render(watch, watch.shown_at)) == known
+        ):
+            return  # only the time moved on: it waits for the minute to pass
+        watch.shown_digest, watch.shown_at = digest, now
+        self._unsure.discard(watch.tracker_id)
+        await self._record_shown(watch)
         await self._deliver(
             self._edit_status(
                 watch.tracker_id, watch.chat_id, watch.status_message_id, text, markup
@@ -238,7 +255,7 @@ class TelegramWatchView:
     ) -> None:
         if not await edit_text(self._bot, chat_id, message_id, text, markup, patience=0):
             log.info("status of tracker %d not edited", tracker_id)
-            self._shown.pop(tracker_id, None)  # edit again next time
+            self._unsure.add(tracker_id)  # edit again next time
 
     async def first_fix(self, watch: Watch, lat: float, lng: float) -> None:
         await self._deliver(self._first_fix(watch, lat, lng))
@@ -309,8 +326,13 @@ class TelegramWatchView:
         return await send(self._bot, chat_id, text, markup, patience=0)
 
 
-def _markup_key(markup: InlineKeyboardMarkup | None) -> str:
-    return markup.to_json() if markup is not None else ""
+async def _nothing(watch: Watch) -> None:
+    return None
+
+
+def _digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    body = text + "\x00" + (markup.to_json() if markup is not None else "")
+    return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
 
 
 def late_keyboard(_: Gettext, tracker_id: int) -> InlineKeyboardMarkup:
