@@ -33,7 +33,6 @@ from bot.ops import startup
 from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
-from bot.photo import shutdown_executor
 from bot.services.catalog import Catalog
 from bot.services.registrar import Registered, Registrar
 from bot.services.watcher import Watcher
@@ -326,8 +325,11 @@ async def _stop_services(app: App) -> None:
     if sandbox is not None:
         await sandbox.stop()
     await close_outbox(app.bot)
-    # Let a photo decode in progress finish (about a second at worst), off the loop.
-    await asyncio.to_thread(shutdown_executor)
+    # Let a photo decode in progress finish (about a second at worst), off the loop; no
+    # photo read yet: the reader was never imported.
+    reader = sys.modules.get("bot.photo.reader")
+    if reader is not None:
+        await asyncio.to_thread(reader.shutdown_executor)
 
 
 def configure_logging(settings: Settings) -> None:

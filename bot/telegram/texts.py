@@ -15,7 +15,7 @@ from bot.domain.fields import APN_MAX, LABEL_MAX, FieldProblem
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
-from bot.photo import CodeKind, PhotoProblem
+from bot.photo.kinds import CodeKind, PhotoProblem
 
 
 def _fmt(_: Gettext, template: str, **values: object) -> str:
