@@ -115,11 +115,12 @@ async def test_a_flood_wait_longer_than_the_patience_reaches_the_caller() -> Non
     assert box.floods == 1
 
 
-async def test_a_private_chat_is_paced_after_its_burst() -> None:
+async def test_background_work_in_a_private_chat_is_paced_after_its_burst() -> None:
     now = [0.0]
     limits = Limits(private_per_second=1.0, private_burst=3)
     box, rec = Outbox(limits, clock=lambda: now[0]), Recorder()
-    calls = [box.submit(5, rec.call(f"m{i}")) for i in range(5)]
+    with background():
+        calls = [box.submit(5, rec.call(f"m{i}")) for i in range(5)]
     await asyncio.wait_for(asyncio.gather(*calls[:3]), 5)
     assert box.queued(5) == 2  # the burst went at once; the rest waits for the clock
     now[0] += 2.0

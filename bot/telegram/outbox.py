@@ -6,6 +6,8 @@ its calls through `outbox_for(bot).run(chat_id, call)` instead of calling Telegr
 - **Per-chat queues** with Telegram's limits: about one message a second in a private chat
   (short bursts allowed), 20 a minute in a group, about 30 a second overall. One call per
   chat is in flight at a time, so a chat sees its messages in the order they were queued.
+  In a private chat the answers to the person go at once (their own pace bounds them; they
+  still use the chat's budget, so background work there waits); a group's limit holds all.
 - **Interactive before background**: a call made while answering an update is interactive;
   one made under `background()` (the watch poller, the delivery job) waits until no
   interactive call is ready, and background calls together use at most
@@ -102,7 +104,7 @@ class _Bucket:
 
     def take(self, now: float) -> None:
         self._refill(now)
-        self.tokens -= 1.0
+        self.tokens = max(self.tokens - 1.0, -self.capacity)
 
 
 @dataclass(eq=False)
@@ -274,7 +276,10 @@ class Outbox:
                 continue
             if chat.bucket is not None:
                 bwait = chat.bucket.wait(now)
-                if bwait > 0:
+                # A person's own pace bounds the answers in a private chat: they go at once
+                # (still counted, so background work there waits); a group's limit is hard.
+                exempt = chat.chat_id is not None and chat.chat_id > 0
+                if bwait > 0 and not (exempt and chat.queues[Priority.INTERACTIVE]):
                     soonest = _min(soonest, bwait)
                     continue
             if chat.queues[Priority.INTERACTIVE]:
