@@ -631,6 +631,10 @@ def _print_tables(echo: dict[str, Any], runs: list[dict[str, Any]], idle: dict[s
     )
     for name, e, cells in rows:
         print(f"| {name} | {e} | " + " | ".join(cells) + " |")
+    _print_idle(idle)
+
+
+def _print_idle(idle: dict[str, Any]) -> None:
     print("\n### Idle: start-up and memory (own process, fake Telegram outside it)\n")
     print("| metric | echo | bot | ratio |")
     print("|---|---:|---:|---:|")
@@ -661,6 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--think", type=float, default=1.0, help="mean pause of an installer between steps, s"
     )
+    parser.add_argument(
+        "--idle-only", action="store_true", help="only the start-up and idle memory probe"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="bound of one step, s")
     args = parser.parse_args(args_list)
     import tempfile
@@ -675,6 +682,10 @@ def main(argv: list[str] | None = None) -> int:
             "flood": args.flood,
             "think": args.think,
         }
+        if args.idle_only:
+            idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
+            _print_idle(idle)
+            return 0
         echo = _run_child({**base, "kind": "echo", "k": max(ks), "n": 0})
         runs = []
         for k in ks:
