@@ -265,13 +265,15 @@ class Watcher:
                 return False
             self._backoff = 0.0
             gone = set(snapshot.blocked) | set(snapshot.not_exist)
+            batch: list[Watch] = []
             for watch in chunk:
                 state = snapshot.states.get(watch.tracker_id)
                 if state is not None:
-                    await self._apply(watch, state, snapshot.user_time, now)
+                    await self._apply(watch, state, snapshot.user_time, now, batch)
                 elif watch.tracker_id in gone:
                     log.info("tracker %d blocked or deleted: stop watching", watch.tracker_id)
                     await self._end(watch, Phase.GONE, now)
+            await self._store.save_many(batch)
         return True
 
     def _back_off(self, now: float, exc: NavixyError) -> None:
@@ -282,8 +284,15 @@ class Watcher:
         log.warning("watch poll failed (%s): pausing polls for %.0f s", kind, self._backoff)
 
     async def _apply(
-        self, watch: Watch, state: TrackerState, user_time: str | None, now: float
+        self,
+        watch: Watch,
+        state: TrackerState,
+        user_time: str | None,
+        now: float,
+        batch: list[Watch] | None = None,
     ) -> None:
+        """Apply a polled state; the watch is saved now, or added to `batch` (saved by the
+        caller in one transaction: a poll of 1000 devices is one write, not 1000)."""
         watch.polled_at = now
         watch.last_state = {"user_time": user_time, "state": state.model_dump(mode="json")}
         summary = summarize(state, user_time)
@@ -300,7 +309,10 @@ class Watcher:
             if watch.fix_sent and watch.checks.complete:
                 await self._end(watch, Phase.DONE, now)
                 return
-        await self._store.save(watch)
+        if batch is None:
+            await self._store.save(watch)
+        else:
+            batch.append(watch)
         await self.view.update_status(watch, now)
 
     async def _climb(self, watch: Watch, now: float, budget: int) -> int:

@@ -23,6 +23,19 @@ _COLUMNS = (
     "options_sent, escalated, checks, ended_at, shown_digest, shown_at"
 )
 _NAMES = [c.strip() for c in _COLUMNS.split(",")]
+# Insert, or replace the row of the same tracker. The status message is recorded by
+# `set_status_message` once sent: a copy of the watch read before that (a tick meanwhile)
+# must not erase it.
+_UPSERT = (
+    f"INSERT INTO watches ({_COLUMNS}, updated_at) VALUES ({', '.join('?' for _ in _NAMES)}, ?) "
+    "ON CONFLICT (tracker_id) DO UPDATE SET "
+    + ", ".join(
+        f"{n} = COALESCE(excluded.{n}, {n})" if n == "status_message_id" else f"{n} = excluded.{n}"
+        for n in _NAMES
+        if n != "tracker_id"
+    )
+    + ", updated_at = excluded.updated_at"
+)
 
 
 @dataclass
@@ -155,21 +168,15 @@ class WatchStore:
 
     async def put(self, watch: Watch) -> None:
         """Insert, or replace the row of the same tracker (a tracker registered again)."""
-        placeholders = ", ".join("?" for _ in _NAMES)
-        # The status message is recorded by `set_status_message` once sent: a copy of the
-        # watch read before that (a tick meanwhile) must not erase it.
-        updates = ", ".join(
-            f"{n} = COALESCE(excluded.{n}, {n})"
-            if n == "status_message_id"
-            else f"{n} = excluded.{n}"
-            for n in _NAMES
-            if n != "tracker_id"
-        )
-        await self._db.execute(
-            f"INSERT INTO watches ({_COLUMNS}, updated_at) VALUES ({placeholders}, ?) "
-            f"ON CONFLICT (tracker_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-            [*watch._values(), _now()],
-        )
+        await self._db.execute(_UPSERT, [*watch._values(), _now()])
+
+    async def save_many(self, watches: list[Watch]) -> None:
+        """Save several watches in one transaction."""
+        if not watches:
+            return
+        stamp = _now()
+        async with self._db.transaction() as conn:
+            await conn.executemany(_UPSERT, [[*w._values(), stamp] for w in watches])
 
     async def save(self, watch: Watch) -> None:
         await self.put(watch)
