@@ -13,7 +13,6 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -35,7 +34,6 @@ from bot.ops import startup
 from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
-from bot.photo import shutdown_executor
 from bot.services.access import AccessService
 from bot.services.catalog import Catalog
 from bot.services.crews import CrewService
@@ -65,6 +63,7 @@ from bot.telegram.misc import (
     start,
     unhandled_message,
 )
+from bot.telegram.outbox import background, close_outbox
 from bot.telegram.persistence import SqlitePersistence, write_through_handler
 from bot.telegram.processing import PerConversationProcessor
 from bot.telegram.watch import WatchChat
@@ -110,7 +109,8 @@ def build_application(settings: Settings) -> App:
         .persistence(persistence)
         .concurrent_updates(PerConversationProcessor(64))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # No PTB rate limiter: every send goes through the outbox (bot/telegram/outbox.py),
+        # which keeps Telegram's limits per chat and lets a 429 pause only its chat.
         .post_init(post_init)
         .post_shutdown(_stop_services)
         .build()
@@ -266,13 +266,15 @@ def _build_watcher(
         crew_online=speaker.online,
         crew_silent=speaker.silent,
         admins=admin.access_of(app).admin_ids,
+        record_shown=watcher.store.set_status_message,
     )
     watcher.attach(view)
     return watcher
 
 
 async def _watch_tick(context: Context) -> None:
-    await services(context).watcher.tick()
+    with background():  # status edits and notices wait behind every interactive answer
+        await services(context).watcher.tick()
 
 
 async def _set_commands(app: App) -> None:
@@ -295,6 +297,11 @@ async def _resolve_unresolved(context: Context) -> None:
     A tracker found for an open attempt makes it a journaled success whose delivery is
     pending, so both cases end in `deliver_pending` (which also starts the watch).
     """
+    with background():
+        await _resolve(context)
+
+
+async def _resolve(context: Context) -> None:
     svc = services(context)
     delivery: ResultDelivery = context.application.bot_data[DELIVERY_KEY]
     for attempt, outcome in await svc.registrar.resolve_unresolved():
@@ -373,8 +380,12 @@ async def _stop_services(app: App) -> None:
     sandbox = app.bot_data.get(SANDBOX_KEY)
     if sandbox is not None:
         await sandbox.stop()
-    # Let a photo decode in progress finish (about a second at worst), off the loop.
-    await asyncio.to_thread(shutdown_executor)
+    await close_outbox(app.bot)
+    # Let a photo decode in progress finish (about a second at worst), off the loop; no
+    # photo read yet: the reader was never imported.
+    reader = sys.modules.get("bot.photo.reader")
+    if reader is not None:
+        await asyncio.to_thread(reader.shutdown_executor)
 
 
 def configure_logging(settings: Settings) -> None:

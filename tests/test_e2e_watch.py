@@ -25,6 +25,7 @@ from bot.navixy.models import RegisterRequest
 from bot.sandbox import DeviceScript, ErrorFault, NavixySandbox
 from bot.services.watcher import Watcher
 from bot.telegram.common import SERVICES_KEY, Services
+from bot.telegram.outbox import Limits, Outbox, set_outbox
 from tests.e2e import (
     ACTIVATION_CODES,
     ADMIN_ID,
@@ -427,6 +428,9 @@ async def test_fifty_concurrent_watches_stay_under_the_rate_limit(
     settings: Settings,
 ) -> None:
     n = 50
+    # Fifty watches in ONE private chat: at Telegram's pace for a chat (about one message
+    # a second) this would take minutes; this test is about Navixy's limits.
+    set_outbox(app.bot, Outbox(Limits(private_per_second=1000, private_burst=1000)))
     me = installer(tg)
     await me.send("/start", expect="Register")
     assert settings.navixy_api_key is not None

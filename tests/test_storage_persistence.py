@@ -474,3 +474,31 @@ async def test_state_survives_kill_9(tmp_path: Path) -> None:
         await feed(app, "green")
         assert app.user_data[USER_ID]["done"]["color"] == "green"
         assert app.user_data[USER_ID]["done"]["name"] == "Van 7"
+
+
+async def test_the_same_value_is_not_written_twice(tmp_path: Path) -> None:
+    """State saved before a question and again by the write-through after the update:
+    the second, identical write is skipped (one transaction per update); a change is not."""
+    path = tmp_path / "bot.db"
+    persistence = sqlite_persistence(path=path)
+    key = (CHAT_ID, USER_ID)
+    try:
+        await persistence.update_user_data(USER_ID, {"draft": {"n": 1}})
+        await persistence.update_conversation(NAME, key, ASK_COLOR)
+
+        def stamps() -> tuple[str, str]:
+            with sqlite3.connect(path) as conn:
+                (user,) = conn.execute("SELECT updated_at FROM ptb_user_data").fetchone()
+                (conv,) = conn.execute("SELECT updated_at FROM ptb_conversations").fetchone()
+            return user, conv
+
+        first = stamps()
+        await persistence.update_user_data(USER_ID, {"draft": {"n": 1}})
+        await persistence.update_conversation(NAME, key, ASK_COLOR)
+        assert stamps() == first  # nothing was written
+        await persistence.update_user_data(USER_ID, {"draft": {"n": 2}})
+        assert stamps()[0] != first[0]
+        _, users, _ = read_file(path)
+        assert users == {str(USER_ID): {"draft": {"n": 2}}}
+    finally:
+        await persistence.flush()

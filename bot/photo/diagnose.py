@@ -31,7 +31,8 @@ from bot.photo.barcodes import (
     line_extent,
     warp,
 )
-from bot.photo.image import Gray, PhotoProblem
+from bot.photo.image import Gray
+from bot.photo.kinds import PhotoProblem
 
 GLARE_WASHED = 0.55  # a stretch whose bars are this far up from black to white ...
 GLARE_BRIGHT = 200.0  # ... and this bright (0-255) is washed out by a reflection

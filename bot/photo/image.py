@@ -27,12 +27,13 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
+
+from bot.photo.kinds import PhotoProblem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_JPEG_PIXELS = 64_000_000  # decoded in draft mode at reduced scale: memory stays small
@@ -74,21 +75,6 @@ ALLOWED_FORMATS = tuple(
 ANIMATABLE = {"GIF", "WEBP", "PNG"}  # MPO (multi-picture JPEG from phones) is not animation
 
 Gray = npt.NDArray[np.uint8]
-
-
-class PhotoProblem(StrEnum):
-    NOT_AN_IMAGE = "not_an_image"
-    CORRUPT = "corrupt"
-    TOO_LARGE_FILE = "too_large_file"
-    TOO_MANY_PIXELS = "too_many_pixels"
-    ANIMATED = "animated"
-    NO_BARCODE = "no_barcode"
-    TOO_SMALL = "too_small"  # the IMEI-sized code is under ~2 px per module: come closer
-    TOO_BLURRED = "too_blurred"  # bar edges wider than a module: hold still, let it focus
-    GLARE = "glare"  # part of the code washed out by a reflection
-    UNREADABLE = "unreadable"  # a code is there but none of the above: take it straight on
-    NO_MATCHING_ID = "no_matching_id"  # codes read, none is an ID for the rule
-    BUSY = "busy"  # this installer already has photos waiting: not decoded
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ import time
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import cv2
 
@@ -71,7 +70,8 @@ from bot.photo.barcodes import (
     map_back,
 )
 from bot.photo.diagnose import diagnose, label_region
-from bot.photo.image import Gray, PhotoProblem, load_gray
+from bot.photo.image import Gray, load_gray
+from bot.photo.kinds import CodeKind, PhotoProblem, PhotoReading, SeenCode
 from bot.photo.ocr import tesseract_path
 
 __all__ = [
@@ -92,35 +92,6 @@ DESKEW_MIN = math.radians(4)  # the whole photo is turned for a code further off
 REGION_BUDGET_S = 0.15  # CPU seconds after which no further region is decoded
 
 cv2.setNumThreads(1)
-
-
-class CodeKind(StrEnum):
-    """What a decoded value looks like."""
-
-    IMEI = "imei"  # 15 digits, Luhn-valid (or a payload that carries one)
-    MEID = "meid"  # 14 hex characters
-    ICCID = "iccid"  # SIM card number: 19-20 digits starting 89
-    SERIAL = "serial"  # another short identifier (S/N, part number)
-    OTHER = "other"  # product codes (EAN/UPC), URLs, free text
-
-
-@dataclass(frozen=True)
-class SeenCode:
-    text: str
-    format: str  # zxing-cpp format name: "Code128", "QRCode", "EAN13", ...
-    kind: CodeKind
-
-
-@dataclass(frozen=True)
-class PhotoReading:
-    candidates: list[str]  # device IDs valid for the rule, best first, deduplicated
-    seen: list[SeenCode]
-    problem: PhotoProblem | None
-    from_ocr: bool
-    elapsed_ms: float
-    # the label area, upright (grey), for reading printed digits when no barcode gave an ID
-    # (only when `tesseract` is installed)
-    label_crop: Gray | None = field(default=None, compare=False, repr=False)
 
 
 _ICCID = re.compile(r"89\d{17,18}")

@@ -19,6 +19,7 @@ production; tests share a fake clock with the Navixy stand-in).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,8 @@ from bot.storage.watches import WatchStore
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+#: Seconds a tick waits for a status message being sent before it goes on without it.
+STARTING_WAIT = 10.0
 
 
 class WatchView(Protocol):
@@ -113,6 +116,8 @@ class Watcher:
         self._max_actions = max(1, max_actions_per_tick)
         self._batch = max(1, min(batch_size, MAX_STATES))
         self._lock = asyncio.Lock()
+        #: Watches whose status message is being sent (set when its id is stored).
+        self._starting: dict[int, asyncio.Event] = {}
         self._pause_until = 0.0
         self._backoff = 0.0
         self._commands_disabled: bool | None = None
@@ -192,16 +197,36 @@ class Watcher:
             device_id=device_id,
             manual_config=manual_config,
         )
-        async with self._lock:
+        started = self._starting[tracker_id] = asyncio.Event()
+        try:
+            async with self._lock:
+                await self._store.put(watch)
+            # Sent without the lock (no one waits for a send under it); ticks and actions
+            # wait for the message id outside the lock (`_started`).
             watch.status_message_id = await self.view.post_status(watch, now)
-            await self._store.put(watch)
+            if watch.status_message_id is not None:
+                await self._store.set_status_message(watch)
+        finally:
+            started.set()
+            if self._starting.get(tracker_id) is started:
+                del self._starting[tracker_id]
         log.info("watching tracker %d (chat %d)", tracker_id, chat_id)
         return watch
 
     # --- the shared poller -----------------------------------------------------------------
 
+    async def _started(self, tracker_id: int | None = None) -> None:
+        """Wait (bounded, holding no lock) until the status messages being sent are stored."""
+        events = list(self._starting.values()) if tracker_id is None else []
+        if tracker_id is not None and tracker_id in self._starting:
+            events = [self._starting[tracker_id]]
+        for event in events:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), STARTING_WAIT)
+
     async def tick(self) -> None:
         """One round: poll what is due, apply, climb the ladder. Never raises Navixy errors."""
+        await self._started()
         async with self._lock:
             now = self.clock()
             watches = await self._store.active()
@@ -240,13 +265,15 @@ class Watcher:
                 return False
             self._backoff = 0.0
             gone = set(snapshot.blocked) | set(snapshot.not_exist)
+            batch: list[Watch] = []
             for watch in chunk:
                 state = snapshot.states.get(watch.tracker_id)
                 if state is not None:
-                    await self._apply(watch, state, snapshot.user_time, now)
+                    await self._apply(watch, state, snapshot.user_time, now, batch)
                 elif watch.tracker_id in gone:
                     log.info("tracker %d blocked or deleted: stop watching", watch.tracker_id)
                     await self._end(watch, Phase.GONE, now)
+            await self._store.save_many(batch)
         return True
 
     def _back_off(self, now: float, exc: NavixyError) -> None:
@@ -257,8 +284,15 @@ class Watcher:
         log.warning("watch poll failed (%s): pausing polls for %.0f s", kind, self._backoff)
 
     async def _apply(
-        self, watch: Watch, state: TrackerState, user_time: str | None, now: float
+        self,
+        watch: Watch,
+        state: TrackerState,
+        user_time: str | None,
+        now: float,
+        batch: list[Watch] | None = None,
     ) -> None:
+        """Apply a polled state; the watch is saved now, or added to `batch` (saved by the
+        caller in one transaction: a poll of 1000 devices is one write, not 1000)."""
         watch.polled_at = now
         watch.last_state = LastState(state, user_time)
         summary = summarize(state, user_time)
@@ -275,7 +309,10 @@ class Watcher:
             if watch.fix_sent and watch.checks.complete:
                 await self._end(watch, Phase.DONE, now)
                 return
-        await self._store.save(watch)
+        if batch is None:
+            await self._store.save(watch)
+        else:
+            batch.append(watch)
         await self.view.update_status(watch, now)
 
     async def _climb(self, watch: Watch, now: float, budget: int) -> int:
@@ -354,6 +391,7 @@ class Watcher:
 
     async def check_now(self, tracker_id: int) -> Watch | None:
         """Poll one device now (the "Check" buttons). Raises NavixyError if Navixy fails."""
+        await self._started(tracker_id)
         async with self._lock:
             watch = await self._store.get(tracker_id)
             if watch is None or not watch.status.active:
@@ -369,6 +407,7 @@ class Watcher:
 
     async def retry(self, tracker_id: int, apn: Apn | None = None) -> RetryResult | None:
         """`tracker/register_retry` from the chat (same APN, or `apn`). None: not watched."""
+        await self._started(tracker_id)
         async with self._lock:
             watch = await self._store.get(tracker_id)
             if watch is None:
@@ -393,6 +432,7 @@ class Watcher:
 
     async def stop(self, tracker_id: int, *, finished: bool = False) -> Watch | None:
         """The installer dismisses the watch (or finishes the checks)."""
+        await self._started(tracker_id)
         async with self._lock:
             watch = await self._store.get(tracker_id)
             if watch is None or not watch.status.active:
@@ -402,6 +442,7 @@ class Watcher:
 
     async def start_guided_check(self, tracker_id: int) -> Watch | None:
         """Ask for the next guided step (ignition on, then off) and watch for it."""
+        await self._started(tracker_id)
         async with self._lock:
             watch = await self._store.get(tracker_id)
             if watch is None or watch.status is not Phase.ONLINE:

@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import math
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class ConversationTables:
         self._pending: list[_Op] = []
         self._batch: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: What each row holds since our last commit to it (skips writing the same again).
+        self._written: dict[Hashable, str] = {}
 
     # --- the database ----------------------------------------------------------------------
 
@@ -159,20 +162,28 @@ class ConversationTables:
 
     async def put_user_data(self, user_id: int, data: JSONDict) -> None:
         payload = _dump_dict(data, f"user_data[{user_id}]")
+        memo = ("user", user_id)
+        if self._written.get(memo) == payload:
+            return  # already committed (the state was saved before the question went out)
         await self._write(
             "INSERT INTO ptb_user_data (user_id, data, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET data = excluded.data,"
             " updated_at = excluded.updated_at",
             (user_id, payload, _now()),
+            memo=(memo, payload),
         )
 
     async def put_chat_data(self, chat_id: int, data: JSONDict) -> None:
         payload = _dump_dict(data, f"chat_data[{chat_id}]")
+        memo = ("chat", chat_id)
+        if self._written.get(memo) == payload:
+            return
         await self._write(
             "INSERT INTO ptb_chat_data (chat_id, data, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (chat_id) DO UPDATE SET data = excluded.data,"
             " updated_at = excluded.updated_at",
             (chat_id, payload, _now()),
+            memo=(memo, payload),
         )
 
     async def put_bot_data(self, data: JSONDict) -> None:
@@ -189,9 +200,12 @@ class ConversationTables:
     ) -> None:
         """Store a conversation's state (None: the conversation ended, its row goes)."""
         encoded_key = json.dumps(list(key))
+        memo = ("conversation", name, encoded_key)
         if new_state is None:
             await self._write(
-                "DELETE FROM ptb_conversations WHERE name = ? AND key = ?", (name, encoded_key)
+                "DELETE FROM ptb_conversations WHERE name = ? AND key = ?",
+                (name, encoded_key),
+                memo=(memo, None),
             )
             return
         if isinstance(new_state, bool) or not isinstance(new_state, int | str):
@@ -199,18 +213,30 @@ class ConversationTables:
                 f"conversation {name!r} key {encoded_key}: state {new_state!r} "
                 f"({type(new_state).__name__}) is not an int or str"
             )
+        state = json.dumps(new_state)
+        if self._written.get(memo) == state:
+            return  # already committed by `commit_state` before the question was sent
         await self._write(
             "INSERT INTO ptb_conversations (name, key, state, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (name, key) DO UPDATE SET state = excluded.state,"
             " updated_at = excluded.updated_at",
-            (name, encoded_key, json.dumps(new_state), _now()),
+            (name, encoded_key, state, _now()),
+            memo=(memo, state),
         )
 
     async def drop_user_data(self, user_id: int) -> None:
-        await self._write("DELETE FROM ptb_user_data WHERE user_id = ?", (user_id,))
+        await self._write(
+            "DELETE FROM ptb_user_data WHERE user_id = ?",
+            (user_id,),
+            memo=(("user", user_id), None),
+        )
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        await self._write("DELETE FROM ptb_chat_data WHERE chat_id = ?", (chat_id,))
+        await self._write(
+            "DELETE FROM ptb_chat_data WHERE chat_id = ?",
+            (chat_id,),
+            memo=(("chat", chat_id), None),
+        )
 
     async def close(self) -> None:
         """Wait for running writes; close the database if this persistence opened it."""
@@ -221,11 +247,19 @@ class ConversationTables:
 
     # --- group commit ----------------------------------------------------------------------
 
-    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+    async def _write(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        *,
+        memo: tuple[Hashable, str | None] | None = None,
+    ) -> None:
         """Queue a statement; all statements queued in one loop turn share a transaction.
 
         PTB starts all writes of one `update_persistence()` with `asyncio.gather`; the
         commit task is created by the first of them and runs after the others queued.
+        `memo` = (row, value): once committed, writing the same value to the row again is
+        skipped (so an update whose state was saved before its question costs one write).
         """
         db = await self.database()
         self._pending.append((sql, params))
@@ -237,7 +271,15 @@ class ConversationTables:
             task = asyncio.create_task(self._commit(db, batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if memo is not None:
+            self._written.pop(memo[0], None)  # unknown until this commit is done
         await asyncio.shield(batch)
+        if memo is not None:
+            row, value = memo
+            if value is None:
+                self._written.pop(row, None)
+            else:
+                self._written[row] = value
 
     async def _commit(self, db: Database, batch: asyncio.Future[None]) -> None:
         ops, self._pending, self._batch = self._pending, [], None

@@ -256,6 +256,22 @@ CREATE TABLE crew_members (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _RESULT_DELIVERY, _USER_LANGUAGES, _CREWS_AND_ROLES]
+# What each watch's status message last showed (issue 11, the outbound scheduler): a digest
+# of its text and buttons and when it was edited, so that a restart edits nothing unchanged
+# and routine edits keep to once a minute per message.
+_OUTBOX_SHOWN = """
+ALTER TABLE watches ADD COLUMN shown_digest TEXT;
+
+ALTER TABLE watches ADD COLUMN shown_at REAL;
+"""
+
+MIGRATIONS: list[str] = [
+    _V1,
+    _V2,
+    _RESULT_DELIVERY,
+    _USER_LANGUAGES,
+    _CREWS_AND_ROLES,
+    _OUTBOX_SHOWN,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,9 +22,22 @@ _COLUMNS = (
     "tracker_id, chat_id, user_id, user_name, lang, label, model, model_title, device_id, "
     "manual_config, started_at, status, status_message_id, polled_at, connected_at, fix_sent, "
     "last_state, retries, last_retry_at, last_retry_result, apn_changed, auto_retry_done, "
-    "options_sent, escalated, checks, ended_at"
+    "options_sent, escalated, checks, ended_at, shown_digest, shown_at"
 )
 _NAMES = [c.strip() for c in _COLUMNS.split(",")]
+# Insert, or replace the row of the same tracker. The status message is recorded by
+# `set_status_message` once sent: a copy of the watch read before that (a tick meanwhile)
+# must not erase it.
+_UPSERT = (
+    f"INSERT INTO watches ({_COLUMNS}, updated_at) VALUES ({', '.join('?' for _ in _NAMES)}, ?) "
+    "ON CONFLICT (tracker_id) DO UPDATE SET "
+    + ", ".join(
+        f"{n} = COALESCE(excluded.{n}, {n})" if n == "status_message_id" else f"{n} = excluded.{n}"
+        for n in _NAMES
+        if n != "tracker_id"
+    )
+    + ", updated_at = excluded.updated_at"
+)
 
 
 def _values(watch: Watch) -> list[Any]:
@@ -55,6 +68,8 @@ def _values(watch: Watch) -> list[Any]:
         int(watch.escalated),
         json.dumps(watch.checks.to_json()),
         watch.ended_at,
+        watch.shown_digest,
+        watch.shown_at,
     ]
 
 
@@ -94,6 +109,8 @@ def _from_row(row: sqlite3.Row) -> Watch:
         escalated=bool(row["escalated"]),
         checks=checks,
         ended_at=row["ended_at"],
+        shown_digest=row["shown_digest"],
+        shown_at=row["shown_at"],
     )
 
 
@@ -110,16 +127,27 @@ class WatchStore:
 
     async def put(self, watch: Watch) -> None:
         """Insert, or replace the row of the same tracker (a tracker registered again)."""
-        placeholders = ", ".join("?" for _ in _NAMES)
-        updates = ", ".join(f"{n} = excluded.{n}" for n in _NAMES if n != "tracker_id")
-        await self._db.execute(
-            f"INSERT INTO watches ({_COLUMNS}, updated_at) VALUES ({placeholders}, ?) "
-            f"ON CONFLICT (tracker_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-            [*_values(watch), _now()],
-        )
+        await self._db.execute(_UPSERT, [*_values(watch), _now()])
 
     async def save(self, watch: Watch) -> None:
         await self.put(watch)
+
+    async def save_many(self, watches: list[Watch]) -> None:
+        """Save several watches in one transaction."""
+        if not watches:
+            return
+        stamp = _now()
+        async with self._db.transaction() as conn:
+            await conn.executemany(_UPSERT, [[*_values(w), stamp] for w in watches])
+
+    async def set_status_message(self, watch: Watch) -> None:
+        """Record the status message of a stored watch (sent after the watch was stored)
+        and what it shows."""
+        await self._db.execute(
+            "UPDATE watches SET status_message_id = ?, shown_digest = ?, shown_at = ?, "
+            "updated_at = ? WHERE tracker_id = ?",
+            [watch.status_message_id, watch.shown_digest, watch.shown_at, _now(), watch.tracker_id],
+        )
 
     async def get(self, tracker_id: int) -> Watch | None:
         row = await self._db.fetchone(

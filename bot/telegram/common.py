@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import copy
 import logging
-import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import timedelta
 from html import escape
 from typing import Any, TypeVar, cast
 
@@ -26,9 +24,8 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import CallbackContext, ExtBot, filters
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
 from bot.domain.draft import Draft
@@ -38,6 +35,7 @@ from bot.services.catalog import Catalog
 from bot.services.registrar import Registrar
 from bot.services.registration import Registration
 from bot.services.watcher import Watcher
+from bot.telegram.outbox import outbox_for
 from bot.telegram.safe_text import MAX_CALLBACK_TEXT, clip_plain, fit_html, plain_text
 from bot.telegram.user_language import language_for
 
@@ -234,14 +232,14 @@ async def send(
         )
 
     try:
-        return await _patiently(lambda: attempt(html_text, ParseMode.HTML), patience)
+        return await _patiently(bot, chat_id, lambda: attempt(html_text, ParseMode.HTML), patience)
     except BadRequest as exc:
         if not _markup_refused(exc):
             log.warning("send to chat %s failed: %s", chat_id, exc.message)
             return None
         log.warning("Telegram refused the markup (%s); sending plain text", exc.message)
         try:
-            return await _patiently(lambda: attempt(plain_text(text), None), patience)
+            return await _patiently(bot, chat_id, lambda: attempt(plain_text(text), None), patience)
         except TelegramError as again:
             log.warning("send to chat %s failed: %s", chat_id, again)
     except TelegramError as exc:
@@ -269,8 +267,11 @@ async def edit_text(
             body, chat_id=chat_id, message_id=message_id, parse_mode=mode, reply_markup=markup
         )
 
+    key = ("edit", chat_id, message_id)
     try:
-        await _patiently(lambda: attempt(html_text, ParseMode.HTML), patience)
+        await _patiently(
+            bot, chat_id, lambda: attempt(html_text, ParseMode.HTML), patience, key=key
+        )
         return True
     except BadRequest as exc:
         if "not modified" in exc.message.lower():
@@ -278,7 +279,9 @@ async def edit_text(
         if _markup_refused(exc):
             log.warning("Telegram refused the markup (%s); editing as plain text", exc.message)
             with contextlib.suppress(TelegramError):
-                await _patiently(lambda: attempt(plain_text(text), None), patience)
+                await _patiently(
+                    bot, chat_id, lambda: attempt(plain_text(text), None), patience, key=key
+                )
                 return True
         log.info("edit failed: %s", exc.message)
     except TelegramError as exc:
@@ -293,6 +296,8 @@ async def send_document(
     `send`; the caption is made valid HTML. None when Telegram never took it."""
     try:
         return await _patiently(
+            bot,
+            chat_id,
             lambda: bot.send_document(
                 chat_id,
                 data,
@@ -312,20 +317,22 @@ def _markup_refused(exc: BadRequest) -> bool:
     return "can't parse" in message or "entities" in message or "too long" in message
 
 
-async def _patiently(call: Callable[[], Awaitable[T]], patience: float) -> T:
-    """`call()`, retried after flood waits (within `patience` s) and network errors."""
-    waited = 0.0
+async def _patiently(
+    bot: Bot,
+    chat_id: int,
+    call: Callable[[], Awaitable[T]],
+    patience: float,
+    *,
+    key: Hashable | None = None,
+) -> T:
+    """`call()` through the bot's outbox (bot/telegram/outbox.py: Telegram's limits, flood
+    waits sat out within `patience` s, pausing only this chat), retried after network errors.
+    """
+    outbox = outbox_for(bot)
     failures = 0
     while True:
         try:
-            return await call()
-        except RetryAfter as exc:
-            wait = _retry_after(exc) + 0.1
-            if waited + wait > patience:
-                raise
-            log.info("flood control: waiting %.1f s before sending again", wait)
-            waited += wait
-            await asyncio.sleep(wait)
+            return await outbox.run(chat_id, call, key=key, patience=patience)
         except BadRequest:
             raise  # a subclass of NetworkError, but sending it again changes nothing
         except NetworkError:
@@ -333,14 +340,6 @@ async def _patiently(call: Callable[[], Awaitable[T]], patience: float) -> T:
             if failures > NETWORK_RETRIES:
                 raise
             await asyncio.sleep(NETWORK_BACKOFF * failures)
-
-
-def _retry_after(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        # PTB 22 warns that the int will become a timedelta: either is fine here.
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: float | timedelta = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:

@@ -26,6 +26,7 @@ from bot.services.catalog import Catalog
 from bot.services.watcher import Watcher
 from bot.telegram import texts
 from bot.telegram.common import Context
+from bot.telegram.outbox import outbox_for
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,9 @@ class ResultDelivery:
             link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
             text = f"{link}, {text}"
         try:
-            await self._bot.send_message(attempt.chat_id, text)
+            await outbox_for(self._bot).run(
+                attempt.chat_id, lambda: self._bot.send_message(attempt.chat_id, text)
+            )
         except TelegramError as exc:
             log.info("attempt %d: 'not created' not sent: %s", attempt.id, exc)
 
@@ -169,8 +172,12 @@ class ResultDelivery:
         text = self.text(attempt)
         if card is not None:
             try:
-                await self._bot.edit_message_text(
-                    text, chat_id=attempt.chat_id, message_id=card, reply_markup=None
+                await outbox_for(self._bot).run(
+                    attempt.chat_id,
+                    lambda: self._bot.edit_message_text(
+                        text, chat_id=attempt.chat_id, message_id=card, reply_markup=None
+                    ),
+                    key=("edit", attempt.chat_id, card),
                 )
                 return True
             except BadRequest as exc:
@@ -183,7 +190,9 @@ class ResultDelivery:
             link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
             text = f"{link}, {text}"
         try:
-            message = await self._bot.send_message(attempt.chat_id, text)
+            message = await outbox_for(self._bot).run(
+                attempt.chat_id, lambda: self._bot.send_message(attempt.chat_id, text)
+            )
         except TelegramError as exc:
             log.warning("attempt %d: result not delivered yet: %s", attempt.id, exc)
             return False

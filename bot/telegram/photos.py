@@ -23,8 +23,10 @@ from telegram.error import TelegramError
 from bot.domain.device_id import IMEI_RULE, IdRule, check_device_id
 from bot.domain.draft import Draft, Step
 from bot.ops.health import observe_photo
-from bot.photo import PhotoProblem, PhotoReading, SeenCode, read_device_ids_async
-from bot.photo.ocr import read_printed_ids, tesseract_path
+
+# The imaging stack (bot.photo.reader, bot.photo.ocr: OpenCV, numpy, zxing-cpp) is imported
+# when the first photo arrives, not at start-up.
+from bot.photo.kinds import PhotoProblem, PhotoReading, SeenCode
 from bot.telegram import texts
 from bot.telegram.callback import DraftButton
 from bot.telegram.common import (
@@ -116,6 +118,8 @@ async def _read_and_offer(
 
 
 def _read_printed(reading: PhotoReading, rule: IdRule) -> asyncio.Task[list[str]] | None:
+    from bot.photo.ocr import read_printed_ids, tesseract_path
+
     if reading.label_crop is None or tesseract_path() is None:
         return None
     return asyncio.create_task(read_printed_ids(reading.label_crop, rule))
@@ -198,6 +202,8 @@ async def _read(
         log.info("photo download failed: %s", exc)
         return PhotoProblem.CORRUPT
     user = update.effective_user
+    from bot.photo.reader import read_device_ids_async
+
     reading = await read_device_ids_async(data, rule, user.id if user is not None else None)
     observe_photo(context.bot_data, reading.elapsed_ms / 1000)
     log.info(

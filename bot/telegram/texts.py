@@ -16,7 +16,7 @@ from bot.domain.navixy_outcomes import RegisterMessage, meaning
 from bot.domain.phone import PhoneProblem, format_phone
 from bot.i18n import Gettext
 from bot.navixy.errors import NavixyError
-from bot.photo import CodeKind, PhotoProblem
+from bot.photo.kinds import CodeKind, PhotoProblem
 
 
 def _fmt(_: Gettext, template: str, **values: object) -> str:

@@ -19,6 +19,7 @@ from bot.domain.watch import (
     WatchPolicy,
     progress,
     progress_bar,
+    shown_elapsed,
     whole_minutes,
 )
 from bot.i18n import Gettext
@@ -159,10 +160,13 @@ def distance_line(_: Gettext, metres: float, near: bool) -> str:
 
 
 def waiting_lines(_: Gettext, watch: Watch, policy: WatchPolicy, now: float) -> list[str]:
-    elapsed = now - watch.started_at
+    # The time moves in marks (1, 2, 5, 10, 15, 30 min...): a status message is edited for
+    # the time only when a person would notice.
+    real = now - watch.started_at
+    elapsed = shown_elapsed(real)
     p = progress(policy, elapsed)
     lines = []
-    if p.overdue:
+    if real >= policy.activation:
         lines.append(_fmt(_, _("⚠️ No connection after {elapsed}."), elapsed=_minutes(_, elapsed)))
     else:
         lines.append(

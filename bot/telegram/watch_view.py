@@ -9,8 +9,11 @@ are in `bot/telegram/watch.py`.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 from telegram import (
     Bot,
@@ -24,6 +27,7 @@ from telegram.error import TelegramError
 
 from bot.domain.watch import (
     CHECK_ORDER,
+    ROUTINE_EDIT_SECONDS,
     CheckResult,
     Connection,
     Phase,
@@ -42,6 +46,7 @@ from bot.telegram.common import (
     edit_text,
     send,
 )
+from bot.telegram.outbox import Priority, current_priority, outbox_for
 from bot.telegram.user_language import crew_language
 
 log = logging.getLogger(__name__)
@@ -71,8 +76,11 @@ class TelegramWatchView:
         crew_online: Callable[[Watch], Awaitable[None]] | None = None,
         crew_silent: Callable[[Watch, int], Awaitable[None]] | None = None,
         admins: Callable[[], Sequence[int]] | None = None,
+        record_shown: Callable[[Watch], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
+        # Stores what a status message shows (WatchStore.set_status_message).
+        self._record_shown = record_shown or _nothing
         # The admins now (ADMIN_IDS and promoted ones), instead of the watcher's start-up list.
         self._admins = admins
         # Crew chats hear "online" and "still silent" too (bot/telegram/crew.py).
@@ -83,8 +91,25 @@ class TelegramWatchView:
         self._catalog = catalog
         self._policy = policy
         self._server = tracker_server(api_url)
-        # What each status message shows now: skip edits that change nothing.
-        self._shown: dict[int, tuple[str, str]] = {}
+        # Status messages whose last edit failed: what they show is not `shown_digest`.
+        self._unsure: set[int] = set()
+        # Background sends in flight (the poller does not wait for them).
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _deliver(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` now if answering someone; in background work, queue it and return, so
+        the poller holds no lock while its sends wait in the outbox."""
+        if current_priority() is Priority.INTERACTIVE:
+            await coro
+            return
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the background sends queued so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _tr(self, watch: Watch) -> Gettext:
         """The installer's language, for messages sent without an update to answer
@@ -172,26 +197,53 @@ class TelegramWatchView:
         message = await self._send(watch.chat_id, text, markup)
         if message is None:
             return None
-        self._shown[watch.tracker_id] = (text, _markup_key(markup))
+        watch.shown_digest, watch.shown_at = _digest(text, markup), now
         return message.message_id
 
     async def update_status(self, watch: Watch, now: float) -> None:
+        """Edit the status message when a person would notice: a fact changed (connection,
+        fix, ignition, a ladder step, the end), or the waiting time reached its next mark,
+        and then at most once a minute. What it shows is kept with the watch (`shown_*`,
+        saved by the watcher), so after a restart nothing unchanged is edited again."""
         if watch.status_message_id is None:
             return
         text, markup = self.render(watch, now)
-        shown = (text, _markup_key(markup))
-        if self._shown.get(watch.tracker_id) == shown:
+        digest = _digest(text, markup)
+        known = None if watch.tracker_id in self._unsure else watch.shown_digest
+        if known == digest:
             return
-        if not await edit_text(
-            self._bot, watch.chat_id, watch.status_message_id, text, markup, patience=0
+        if (
+            known is not None
+            and watch.shown_at is not None
+            and now - watch.shown_at < ROUTINE_EDIT_SECONDS
+            and _digest(*self.render(watch, watch.shown_at)) == known
         ):
-            log.info("status of tracker %d not edited", watch.tracker_id)
-            return
-        self._shown[watch.tracker_id] = shown
-        if not watch.status.active:
-            self._shown.pop(watch.tracker_id, None)
+            return  # only the time moved on: it waits for the minute to pass
+        watch.shown_digest, watch.shown_at = digest, now
+        self._unsure.discard(watch.tracker_id)
+        await self._record_shown(watch)
+        await self._deliver(
+            self._edit_status(
+                watch.tracker_id, watch.chat_id, watch.status_message_id, text, markup
+            )
+        )
+
+    async def _edit_status(
+        self,
+        tracker_id: int,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        if not await edit_text(self._bot, chat_id, message_id, text, markup, patience=0):
+            log.info("status of tracker %d not edited", tracker_id)
+            self._unsure.add(tracker_id)  # edit again next time
 
     async def first_fix(self, watch: Watch, lat: float, lng: float) -> None:
+        await self._deliver(self._first_fix(watch, lat, lng))
+
+    async def _first_fix(self, watch: Watch, lat: float, lng: float) -> None:
         _ = self._tr(watch)
         private = watch.chat_id > 0
         keyboard = (
@@ -204,7 +256,11 @@ class TelegramWatchView:
             else None
         )
         try:
-            await self._bot.send_location(watch.chat_id, latitude=lat, longitude=lng)
+            await outbox_for(self._bot).run(
+                watch.chat_id,
+                lambda: self._bot.send_location(watch.chat_id, latitude=lat, longitude=lng),
+                patience=0,
+            )
         except TelegramError as exc:
             log.info("map pin for tracker %d not sent: %s", watch.tracker_id, exc)
         card = wt.online_card(_, watch, can_request_location=private)
@@ -214,6 +270,9 @@ class TelegramWatchView:
             await self._crew_online(watch)
 
     async def offer_options(self, watch: Watch, now: float) -> None:
+        await self._deliver(self._offer_options(watch, now))
+
+    async def _offer_options(self, watch: Watch, now: float) -> None:
         _ = self._tr(watch)
         text = wt.options(_, watch, self._policy, now)
         if watch.manual_config:
@@ -223,6 +282,9 @@ class TelegramWatchView:
         await self._send(watch.chat_id, text, late_keyboard(_, watch.tracker_id))
 
     async def escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
+        await self._deliver(self._escalate(watch, admin_ids, now))
+
+    async def _escalate(self, watch: Watch, admin_ids: Sequence[int], now: float) -> None:
         if self._admins is not None:
             admin_ids = self._admins()
         sent = 0
@@ -238,6 +300,9 @@ class TelegramWatchView:
             await self._crew_silent(watch, int((now - watch.started_at) // 60))
 
     async def ended(self, watch: Watch, now: float) -> None:
+        await self._deliver(self._ended(watch, now))
+
+    async def _ended(self, watch: Watch, now: float) -> None:
         if watch.status in (Phase.EXPIRED, Phase.GONE):
             _ = self._tr(watch)
             text = wt.heading(_, watch) + "\n\n" + wt.ended_line(_, watch.status)
@@ -250,8 +315,13 @@ class TelegramWatchView:
         return await send(self._bot, chat_id, text, markup, patience=0)
 
 
-def _markup_key(markup: InlineKeyboardMarkup | None) -> str:
-    return markup.to_json() if markup is not None else ""
+async def _nothing(watch: Watch) -> None:
+    return None
+
+
+def _digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    body = text + "\x00" + (markup.to_json() if markup is not None else "")
+    return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
 
 
 def late_keyboard(_: Gettext, tracker_id: int) -> InlineKeyboardMarkup:

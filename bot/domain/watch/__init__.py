@@ -50,6 +50,8 @@ from bot.domain.watch.geometry import (
 from bot.domain.watch.schedule import (
     ACTIVE_PHASES,
     CONNECTED,
+    ROUTINE_EDIT_SECONDS,
+    WAIT_MARKS_MINUTES,
     LadderFlags,
     Phase,
     Progress,
@@ -60,6 +62,7 @@ from bot.domain.watch.schedule import (
     poll_interval,
     progress,
     progress_bar,
+    shown_elapsed,
     whole_minutes,
 )
 from bot.domain.watch.state import (
@@ -81,7 +84,9 @@ __all__ = [
     "GUIDED",
     "NAVIXY_TIME",
     "NEAR_METRES",
+    "ROUTINE_EDIT_SECONDS",
     "VOLTAGE_RANGE",
+    "WAIT_MARKS_MINUTES",
     "Check",
     "CheckResult",
     "Checks",
@@ -106,6 +111,7 @@ __all__ = [
     "progress",
     "progress_bar",
     "seconds_between",
+    "shown_elapsed",
     "start_check",
     "summarize",
     "tracker_server",

@@ -40,6 +40,9 @@ class Watch:
     escalated: bool = False
     checks: Checks = field(default_factory=Checks)
     ended_at: float | None = None
+    #: What the status message last showed (a digest of text and buttons) and when.
+    shown_digest: str | None = None
+    shown_at: float | None = None
 
     @property
     def title(self) -> str:

@@ -148,6 +148,20 @@ def progress(policy: WatchPolicy, elapsed: float, width: int = 10) -> Progress:
     return Progress(filled, width, int(fraction * 100), elapsed >= policy.activation)
 
 
+#: Waiting times (minutes) at which the status message shows a new time. In between a
+#: person would not notice a change, so the message is not edited for the time alone.
+WAIT_MARKS_MINUTES = (0, 1, 2, 5, 10, 15, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720, 1080)
+#: A status message whose facts did not change is edited at most once in this many seconds.
+ROUTINE_EDIT_SECONDS = 60.0
+
+
+def shown_elapsed(elapsed: float) -> float:
+    """The waiting time a status message shows: the last mark reached (seconds)."""
+    minutes = max(elapsed, 0.0) / 60.0
+    mark = max(m for m in WAIT_MARKS_MINUTES if m <= minutes)
+    return mark * 60.0
+
+
 def progress_bar(p: Progress) -> str:
     return "▓" * p.filled + "░" * (p.width - p.filled)
 

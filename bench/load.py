@@ -1,0 +1,702 @@
+"""`python -m bench load`: many installers at once, devices watched meanwhile, one chat in a
+flood wait; the same run drives a bare python-telegram-bot echo bot for the ratios.
+
+Every scenario runs in its own child process (clean memory figures). In the child, the
+bot runs on its own event loop in a second thread; the tests' fake Telegram
+(`tests/fakes/telegram.py`, behind the fault proxy `tests/fakes/faulty_telegram.py`), the
+Navixy stand-in (`bot/sandbox`) and the simulated installers run on the main thread. The
+bot's CPU time is the process's minus the main thread's (so aiosqlite's and httpx's threads
+count for the bot, the fakes do not). Traffic goes to 127.0.0.1 only.
+
+Watched devices are seeded, not registered: N silent trackers in the stand-in, N watches
+in the bot's database (started 0-14 min ago, their first quarter hour) and their status
+messages in the fake's chats, so the watcher polls and edits them as it would in production.
+
+Start-up and idle memory: the bot (and the echo bot) started as `python -m bot` would, in
+a child process, against a fake Telegram in this process: seconds from spawning it to its
+first getUpdates, and its RSS then and after 2 s idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+STEPS = (
+    "start",
+    "search",
+    "model tap",
+    "IMEI",
+    "phone",
+    "APN tap",
+    "label",
+    "group tap",
+    "confirm",
+)
+INSTALLER_BASE = 10_000
+WATCH_USER_BASE = 500_000
+VICTIM_ID = 9_999
+ROOT = str(Path(__file__).resolve().parent.parent)
+RATE_EXEMPT = frozenset({"getupdates", "answercallbackquery", "answerinlinequery", "getme"})
+
+
+# ---------------------------------------------------------------- child: one load scenario
+
+
+def _luhn_imei(n: int) -> str:
+    body = f"35693803{n:06d}"
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return body + str((10 - total % 10) % 10)
+
+
+class _Bot:
+    """The bot under test on its own loop in a thread."""
+
+    def __init__(self, start: Callable[[], Awaitable[Any]]) -> None:
+        self._start = start
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.app: Any = None
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, name="bot", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # report to the main thread
+            self.error = exc
+            self.ready.set()
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with self._start() as app:  # type: ignore[attr-defined]
+            self.app = app
+            self.ready.set()
+            await self._stop.wait()
+
+    def call(self, coro: Awaitable[Any]) -> Any:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self.loop is not None and self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(60)
+
+
+def _echo_app(tg_url: str, token: str) -> Any:
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
+
+    async def echo(update: Update, context: Any) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(update.effective_message.text or "?")
+
+    async def button(update: Update, context: Any) -> None:
+        assert update.callback_query is not None
+        await update.callback_query.answer()
+
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{tg_url}/bot")
+        .base_file_url(f"{tg_url}/file/bot")
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.add_handler(CallbackQueryHandler(button))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(app: Any) -> Any:
+    from telegram import Update
+
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.steps: dict[str, list[float]] = defaultdict(list)
+        self.failures: Counter[str] = Counter()
+
+
+async def _act_and_wait(
+    tg: Any, chat: Any, act: Callable[[], Awaitable[Any]], expect: str, bound: float
+) -> float:
+    """Run the user's action; seconds until a new or edited bot message shows `expect`."""
+    state = tg._state(chat)
+    before = {m.message_id: m.edits for m in state.msgs.values() if m.from_bot}
+    t0 = time.perf_counter()
+    await act()
+
+    def seen() -> bool:
+        for msg in state.msgs.values():
+            if not msg.from_bot or before.get(msg.message_id) == msg.edits:
+                continue
+            snap = tg._snapshot(msg)
+            if expect in (snap.text or snap.caption or ""):
+                return True
+        return False
+
+    await tg.wait_until(seen, timeout=bound, what=expect)
+    return time.perf_counter() - t0
+
+
+def _button_message(tg: Any, chat: Any, text: str) -> int:
+    for msg in reversed(tg.messages(chat)):
+        if not msg.deleted and text in msg.button_texts():
+            return int(msg.message_id)
+    raise AssertionError(f"no button {text!r}")
+
+
+async def _think(seconds: float) -> None:
+    """A person reads the answer and types: 0.5-1.5 x `seconds` (simulated, on purpose)."""
+    if seconds > 0:
+        await asyncio.sleep(random.uniform(0.5, 1.5) * seconds)
+
+
+async def _registration(
+    tg: Any, user: Any, chat: Any, n: int, timer: _Timer, bound: float, think: float
+) -> None:
+    imei = _luhn_imei(n)
+    phone = f"+49 170 {3000000 + n}"
+
+    def text(value: str) -> Callable[[], Awaitable[Any]]:
+        return lambda: tg.send_text(user, chat, value)
+
+    def tap(label: str) -> Callable[[], Awaitable[Any]]:
+        return lambda: tg.press_button(user, chat, _button_message(tg, chat, label), label)
+
+    plan: list[tuple[str, Callable[[], Awaitable[Any]], str]] = [
+        ("start", text("/register"), "Which device?"),
+        ("search", text("fmb140"), "Models matching"),
+        ("model tap", tap("Teltonika FMB140"), "IMEI"),
+        ("IMEI", text(imei), "Phone number"),
+        ("phone", text(phone), "APN"),
+        ("APN tap", tap("Use Deutsche Telekom: internet.telekom"), "Name for this tracker"),
+        ("label", text(f"LD {n}"), "Which group"),
+        ("group tap", tap("Main office"), "Check and register"),
+        ("confirm", tap("✅ Register"), "Registered"),
+    ]
+    for step, act, expect in plan:
+        await _think(think)
+        try:
+            timer.steps[step].append(await _act_and_wait(tg, chat, act, expect, bound))
+        except AssertionError:
+            timer.failures[step] += 1
+            return
+
+
+async def _echo_round(
+    tg: Any, user: Any, chat: Any, n: int, timer: _Timer, bound: float, think: float
+) -> None:
+    for i, step in enumerate(STEPS):
+        word = f"echo {n} {i}"
+        await _think(think)
+        try:
+            took = await _act_and_wait(
+                tg, chat, functools.partial(tg.send_text, user, chat, word), word, bound
+            )
+        except AssertionError:
+            timer.failures[step] += 1
+            return
+        timer.steps[step].append(took)
+
+
+def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
+    """N silent trackers in the stand-in and N status messages in the fake (main thread);
+    the watches to store in the bot's database."""
+    from bot.domain.watch import Watch
+    from bot.sandbox.faults import DeviceScript
+
+    if count == 0:
+        return []
+    rng = random.Random(count)
+    now = time.time()
+    watches = []
+    for i in range(count):
+        tracker = sandbox._create_tracker(
+            label=f"W {i}",
+            group_id=0,
+            model="telfmb140",
+            device_id=_luhn_imei(900_000 + i),
+            phone=None,
+            apn=(None, None, None),
+            plugin_id=44,
+            now=sandbox.now(),
+        )
+        tracker.script = DeviceScript(online_after=None)
+        user = tg.user(WATCH_USER_BASE + i, f"W{i}")
+        chat = tg.private_chat(user, started=True)
+        state = tg._state(chat)
+        from tests.fakes.telegram import _Msg
+
+        msg_id = state.next_id
+        state.next_id += 1
+        data = {
+            "message_id": msg_id,
+            "from": tg.bot_user,
+            "chat": chat.to_dict(),
+            "date": int(now),
+            "text": "Waiting for the device",
+        }
+        state.msgs[msg_id] = _Msg(msg_id, chat.id, data, from_bot=True, kind="text")
+        watches.append(
+            Watch(
+                tracker_id=tracker.id,
+                chat_id=chat.id,
+                user_id=user.id,
+                label=f"W {i}",
+                model="telfmb140",
+                started_at=now - rng.uniform(0, 14 * 60),
+                lang="en",
+                status_message_id=msg_id,
+                auto_retry_done=True,
+            )
+        )
+
+    return watches
+
+
+async def _store_watches(app: Any, watches: list[Any]) -> None:
+    from bot.telegram.common import SERVICES_KEY
+
+    store = app.bot_data[SERVICES_KEY].watcher.store
+    for watch in watches:
+        await store.put(watch)
+
+
+def _pcts(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p99
+
+
+async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
+    import logging
+
+    from bot.sandbox import NavixySandbox
+    from tests.fakes.faulty_telegram import FaultyTelegram, TgError
+    from tests.fakes.telegram import FakeTelegram
+
+    logging.basicConfig(level=logging.CRITICAL)
+    kind, k, n, rounds = spec["kind"], spec["k"], spec["n"], spec["rounds"]
+    timeout = spec["timeout"]
+    tmp = Path(spec["tmp"])
+    async with (
+        FakeTelegram() as tg,
+        FaultyTelegram(tg) as proxy,
+        NavixySandbox(rate_limit_per_second=100_000) as sandbox,
+    ):
+        key = sandbox.new_api_key()
+        if kind == "echo":
+
+            def start() -> Any:
+                return _running(_echo_app(proxy.url, tg.token))
+
+        else:
+            from bot.config import load_settings
+
+            ids = [INSTALLER_BASE + i for i in range(k)] + [VICTIM_ID]
+            settings = load_settings(
+                _env_file=None,
+                bot_token=tg.token,
+                telegram_api_url=proxy.url,
+                navixy_api_url=sandbox.base_url,
+                navixy_api_key=key,
+                database_path=tmp / f"load-{os.getpid()}.db",
+                admin_ids="1",
+                installer_ids=",".join(map(str, ids)),
+            )
+
+            def start() -> Any:
+                from tests.e2e import running_bot
+
+                return running_bot(settings)
+
+        bot = _Bot(start)
+        bot.thread.start()
+        await asyncio.get_running_loop().run_in_executor(None, bot.ready.wait, 120)
+        if bot.error is not None:
+            raise bot.error
+        if kind != "echo":
+            from bot.telegram.common import SERVICES_KEY
+
+            await asyncio.get_running_loop().run_in_executor(
+                None, bot.call, bot.app.bot_data[SERVICES_KEY].catalog.ensure()
+            )
+            watches = _seed_watches(tg, sandbox, n)
+            await asyncio.get_running_loop().run_in_executor(
+                None, bot.call, _store_watches(bot.app, watches)
+            )
+        users = [tg.user(INSTALLER_BASE + i, f"I{i}") for i in range(k)]
+        chats = [tg.private_chat(u) for u in users]
+        ours = {c.id for c in chats}
+        victim_task = None
+        if spec["flood"] and kind != "echo":
+            victim = tg.user(VICTIM_ID, "Victim")
+            victim_chat = tg.private_chat(victim)
+            proxy.inject(
+                "sendMessage",
+                TgError(429, retry_after=spec["flood"]),
+                times=10_000,
+                when=lambda p: str(p.get("chat_id")) == str(VICTIM_ID),
+            )
+            proxy.inject(
+                "editMessageText",
+                TgError(429, retry_after=spec["flood"]),
+                times=10_000,
+                when=lambda p: str(p.get("chat_id")) == str(VICTIM_ID),
+            )
+            victim_task = asyncio.create_task(
+                _registration(tg, victim, victim_chat, 99_999, _Timer(), timeout, 0.0)
+            )
+        timer = _Timer()
+        calls_before = len(tg.requests)
+        cpu0 = time.process_time()
+        main0 = time.thread_time()
+        t0 = time.perf_counter()
+        flow = _echo_round if kind == "echo" else _registration
+
+        async def one(i: int) -> None:
+            for r in range(rounds):
+                await flow(tg, users[i], chats[i], i * 10 + r, timer, timeout, spec["think"])
+
+        await asyncio.gather(*(one(i) for i in range(k)))
+        wall = time.perf_counter() - t0
+        bot_cpu = (time.process_time() - cpu0) - (time.thread_time() - main0)
+        calls = tg.requests[calls_before:]
+        proxy.calm()  # the flooded chat's pending sends may finish: a quick shutdown
+        if victim_task is not None:
+            victim_task.cancel()
+            with contextlib.suppress(BaseException):
+                await victim_task
+        bg_edits = sum(
+            1
+            for c in calls
+            if c.method.lower() == "editmessagetext"
+            and int(c.params.get("chat_id", 0) or 0) >= WATCH_USER_BASE
+        )
+        await asyncio.get_running_loop().run_in_executor(None, bot.stop)
+        if bot.error is not None:
+            raise bot.error
+    completed = len(timer.steps["confirm"] if kind != "echo" else timer.steps[STEPS[-1]])
+    ours_calls = [
+        c
+        for c in calls
+        if int(c.params.get("chat_id", 0) or 0) in ours
+        or (c.method.lower() == "answercallbackquery")
+    ]
+    per_step = {s: _pcts(timer.steps[s]) for s in STEPS}
+    all_steps = [v for s in STEPS for v in timer.steps[s]]
+    return {
+        "kind": kind,
+        "k": k,
+        "n": n,
+        "completed": completed,
+        "failures": dict(timer.failures),
+        "wall": wall,
+        "per_step": per_step,
+        "all": _pcts(all_steps),
+        "updates": len(all_steps),
+        "bot_cpu": bot_cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "calls": len(ours_calls),
+        "limited_calls": sum(1 for c in ours_calls if c.method.lower() not in RATE_EXEMPT),
+        "bg_edits_per_s": bg_edits / wall if wall else 0.0,
+    }
+
+
+# ---------------------------------------------------------------- child: idle start-up probe
+
+
+def _idle_child(kind: str, tg_url: str, token: str, navixy: str, key: str, db: str) -> None:
+    if kind == "echo":
+        _echo_app(tg_url, token).run_polling(close_loop=True)
+        return
+    os.environ.update(
+        BOT_TOKEN=token,
+        TELEGRAM_API_URL=tg_url,
+        NAVIXY_API_URL=navixy,
+        NAVIXY_API_KEY=key,
+        DATABASE_PATH=db,
+        ADMIN_IDS="1",
+        INSTALLER_IDS="2",
+        LOG_LEVEL="WARNING",
+    )
+    from bot.app import main
+
+    os.chdir(Path(db).parent)  # no .env from the repository
+    main([])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _idle(kind: str, tmp: Path) -> dict[str, float]:
+    from bot.sandbox import NavixySandbox
+    from tests.fakes.telegram import FakeTelegram
+
+    async with FakeTelegram() as tg, NavixySandbox() as sandbox:
+        key = sandbox.new_api_key()
+        db = tmp / f"idle-{kind}.db"
+        t0 = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--idle-child",
+            kind,
+            tg.url,
+            tg.token,
+            sandbox.base_url,
+            key,
+            str(db),
+            env={**os.environ, "PYTHONPATH": ROOT},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await tg.wait_until(
+                lambda: tg.polls_waiting or tg.calls("getUpdates"), timeout=60, what="getUpdates"
+            )
+            startup = time.perf_counter() - t0
+            rss0 = _rss_mb(proc.pid)
+            await asyncio.sleep(2.0)  # idle on purpose: what the bot holds at rest
+            rss = _rss_mb(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+    return {"startup": startup, "rss_first_poll": rss0, "rss_idle": rss}
+
+
+# ---------------------------------------------------------------- parent: run and print
+
+
+def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.load", "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"scenario {spec} failed:\n{out.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _ms(v: float) -> str:
+    return "-" if v != v else f"{v * 1000:.0f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return "-" if not b or a != a or b != b else f"{a / b:.2f}×"
+
+
+def _print_tables(echo: dict[str, Any], runs: list[dict[str, Any]], idle: dict[str, Any]) -> None:
+    print("\n### Load: per-step latency p50 / p99 ms (ratio of p99 to the echo bot's reply p99)\n")
+    names = [f"K={r['k']} N={r['n']}" for r in runs]
+    print(f"| step | echo (K={echo['k']}) | " + " | ".join(names) + " |")
+    print("|---|---:|" + "---:|" * len(runs))
+    e50, e99 = echo["all"]
+    for step in STEPS:
+        cells = []
+        for r in runs:
+            p50, p99 = r["per_step"][step]
+            cells.append(f"{_ms(p50)} / {_ms(p99)} ({_ratio(p99, e99)})")
+        print(f"| {step} | {_ms(e50)} / {_ms(e99)} | " + " | ".join(cells) + " |")
+    print("\n### Load: totals (ratio to the echo bot in the same run)\n")
+    print("| metric | echo | " + " | ".join(names) + " |")
+    print("|---|---:|" + "---:|" * len(runs))
+    e_cpu_upd = echo["bot_cpu"] / max(1, echo["updates"])
+    rows: list[tuple[str, str, list[str]]] = []
+    rows.append(
+        (
+            "registrations done / failed steps",
+            f"{echo['completed']} / {sum(echo['failures'].values())}",
+            [f"{r['completed']} / {sum(r['failures'].values())}" for r in runs],
+        )
+    )
+    e_rps = echo["completed"] / echo["wall"]
+    rows.append(
+        (
+            "registrations (echo: 9-message rounds) per s",
+            f"{e_rps:.1f}",
+            [
+                f"{r['completed'] / r['wall']:.1f} ({_ratio(r['completed'] / r['wall'], e_rps)})"
+                for r in runs
+            ],
+        )
+    )
+    rows.append(
+        (
+            "CPU per update ms",
+            f"{e_cpu_upd * 1000:.2f}",
+            [
+                f"{r['bot_cpu'] / max(1, r['updates']) * 1000:.2f} "
+                f"({_ratio(r['bot_cpu'] / max(1, r['updates']), e_cpu_upd)})"
+                for r in runs
+            ],
+        )
+    )
+    e_reg = echo["bot_cpu"] / max(1, echo["completed"])
+    rows.append(
+        (
+            "CPU per registration ms (echo: 9 replies)",
+            f"{e_reg * 1000:.1f}",
+            [
+                f"{r['bot_cpu'] / max(1, r['completed']) * 1000:.1f} "
+                f"({_ratio(r['bot_cpu'] / max(1, r['completed']), e_reg)})"
+                for r in runs
+            ],
+        )
+    )
+    e_calls = echo["calls"] / max(1, echo["completed"])
+    rows.append(
+        (
+            "Bot API calls per registration (rate-limited)",
+            f"{e_calls:.1f} ({echo['limited_calls'] / max(1, echo['completed']):.1f})",
+            [
+                f"{r['calls'] / max(1, r['completed']):.1f} "
+                f"({r['limited_calls'] / max(1, r['completed']):.1f})"
+                for r in runs
+            ],
+        )
+    )
+    rows.append(
+        (
+            "background status edits per s",
+            "-",
+            [f"{r['bg_edits_per_s']:.1f}" for r in runs],
+        )
+    )
+    rows.append(
+        (
+            "peak RSS MB (whole process, fakes included)",
+            f"{echo['peak_rss_mb']:.0f}",
+            [
+                f"{r['peak_rss_mb']:.0f} ({_ratio(r['peak_rss_mb'], echo['peak_rss_mb'])})"
+                for r in runs
+            ],
+        )
+    )
+    for name, e, cells in rows:
+        print(f"| {name} | {e} | " + " | ".join(cells) + " |")
+    _print_idle(idle)
+
+
+def _print_idle(idle: dict[str, Any]) -> None:
+    print("\n### Idle: start-up and memory (own process, fake Telegram outside it)\n")
+    print("| metric | echo | bot | ratio |")
+    print("|---|---:|---:|---:|")
+    for key, label in (
+        ("startup", "start-up to first getUpdates s"),
+        ("rss_first_poll", "RSS at first getUpdates MB"),
+        ("rss_idle", "RSS idle (2 s later) MB"),
+    ):
+        e, b = idle["echo"][key], idle["bot"][key]
+        print(f"| {label} | {e:.2f} | {b:.2f} | {_ratio(b, e)} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["--child"]:
+        print(json.dumps(asyncio.run(_scenario(json.loads(args_list[1])))))
+        return 0
+    if args_list[:1] == ["--idle-child"]:
+        _idle_child(*args_list[1:7])
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__)
+    parser.add_argument("--installers", default="10,50", help="K values (comma-separated)")
+    parser.add_argument("--watched", default="0,1000", help="N values (comma-separated)")
+    parser.add_argument("--rounds", type=int, default=2, help="registrations per installer")
+    parser.add_argument(
+        "--flood", type=int, default=10, help="retry_after of the 429 chat (0: none)"
+    )
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="mean pause of an installer between steps, s"
+    )
+    parser.add_argument(
+        "--idle-only", action="store_true", help="only the start-up and idle memory probe"
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="bound of one step, s")
+    args = parser.parse_args(args_list)
+    import tempfile
+
+    ks = [int(x) for x in args.installers.split(",")]
+    ns = [int(x) for x in args.watched.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = {
+            "rounds": args.rounds,
+            "timeout": args.timeout,
+            "tmp": tmp,
+            "flood": args.flood,
+            "think": args.think,
+        }
+        if args.idle_only:
+            idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
+            _print_idle(idle)
+            return 0
+        echo = _run_child({**base, "kind": "echo", "k": max(ks), "n": 0})
+        runs = []
+        for k in ks:
+            for n in ns:
+                print(f"running K={k} N={n} ...", file=sys.stderr)
+                runs.append(_run_child({**base, "kind": "bot", "k": k, "n": n}))
+        idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
+    _print_tables(echo, runs, idle)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

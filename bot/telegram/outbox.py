@@ -1,0 +1,392 @@
+"""One outbound scheduler for every rate-limited Bot API call of the bot.
+
+The send layer (`bot/telegram/common.py`: `send`, `edit_text` and the watch's map pin) runs
+its calls through `outbox_for(bot).run(chat_id, call)` instead of calling Telegram at once:
+
+- **Per-chat queues** with Telegram's limits: about one message a second in a private chat
+  (short bursts allowed), 20 a minute in a group, about 30 a second overall. One call per
+  chat is in flight at a time, so a chat sees its messages in the order they were queued.
+  In a private chat the answers to the person go at once (their own pace bounds them; they
+  still use the chat's budget, so background work there waits); a group's limit holds all.
+- **Interactive before background**: a call made while answering an update is interactive;
+  one made under `background()` (the watch poller, the delivery job) waits until no
+  interactive call is ready, and background calls together use at most
+  `Limits.background_share` of the overall rate.
+- **A 429 pauses only its chat**: `retry_after` holds that chat's queue (the call is retried
+  after it, within the caller's `patience`); other chats go on. A 429 on a call without a
+  chat pauses everything, as Telegram asked.
+- **Coalescing**: a background edit of a message that already has one waiting replaces it
+  (only the newest text is sent; both callers get its result). An interactive edit of the
+  message drops the background edits still waiting for it (they would show older text).
+
+Nothing here holds a lock across a call; callers wait only for their own call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import IntEnum
+from typing import Any, TypeVar
+
+from telegram import Bot
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Priority(IntEnum):
+    INTERACTIVE = 0
+    BACKGROUND = 1
+
+
+_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "outbox_priority", default=Priority.INTERACTIVE
+)
+
+
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """Calls made inside (and in tasks started inside) are background work."""
+    token = _priority.set(Priority.BACKGROUND)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+def current_priority() -> Priority:
+    return _priority.get()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's published limits (core.telegram.org/bots/faq) and our share for
+    background work."""
+
+    overall_per_second: float = 30.0
+    overall_burst: float = 30.0
+    private_per_second: float = 1.0
+    private_burst: float = 10.0
+    group_per_minute: float = 20.0
+    group_burst: float = 20.0
+    background_share: float = 0.3
+
+
+class _Bucket:
+    """A token bucket: `rate` tokens a second, at most `capacity`."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate, self.capacity = rate, max(1.0, capacity)
+        self.tokens, self.stamp = self.capacity, now
+
+    def _refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is available (0: now)."""
+        self._refill(now)
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self.tokens = max(self.tokens - 1.0, -self.capacity)
+
+
+@dataclass(eq=False)
+class _Job:
+    call: Callable[[], Awaitable[Any]]
+    priority: Priority
+    key: Hashable | None
+    patience: float
+    context: contextvars.Context
+    futures: list[asyncio.Future[Any]] = field(default_factory=list)
+    flood_waited: float = 0.0
+
+
+@dataclass(eq=False)
+class _Chat:
+    chat_id: int | None
+    bucket: _Bucket | None
+    queues: tuple[deque[_Job], deque[_Job]] = field(default_factory=lambda: (deque(), deque()))
+    busy: bool = False
+    paused_until: float = 0.0
+
+    def empty(self) -> bool:
+        return not self.queues[0] and not self.queues[1]
+
+
+class Outbox:
+    def __init__(
+        self, limits: Limits | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limits = limits or Limits()
+        self.clock = clock
+        now = clock()
+        lim = self.limits
+        self._overall = _Bucket(lim.overall_per_second, lim.overall_burst, now)
+        share = lim.overall_per_second * lim.background_share
+        self._background = _Bucket(share, max(1.0, lim.overall_burst * lim.background_share), now)
+        self._chats: dict[int | None, _Chat] = {}
+        self._waiting: dict[int | None, None] = {}  # chats with queued jobs, in turn order
+        self._paused_until = 0.0  # everything (a 429 without a chat)
+        self._wake = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self.loop = asyncio.get_running_loop()
+        #: Counters (tests, logs): calls made by priority, 429s seen, edits coalesced.
+        self.sent = [0, 0]
+        self.floods = 0
+        self.coalesced = 0
+        #: (priority, chat_id) of each call as it started, newest last (bounded).
+        self.log: deque[tuple[Priority, int | None]] = deque(maxlen=10_000)
+
+    # --- the caller's side ---------------------------------------------------------------------
+
+    def submit(
+        self,
+        chat_id: int | None,
+        call: Callable[[], Awaitable[T]],
+        *,
+        priority: Priority | None = None,
+        key: Hashable | None = None,
+        patience: float = 60.0,
+    ) -> asyncio.Future[T]:
+        """Queue `call` for `chat_id`; the future gets its result (or its error).
+
+        `key` names what the call changes (an edit: the message): background calls with
+        the same key coalesce, an interactive one drops the background ones waiting.
+        `patience`: seconds of flood waits (429) the call may sit out before its
+        RetryAfter is raised to the caller.
+        """
+        prio = current_priority() if priority is None else priority
+        future: asyncio.Future[T] = self.loop.create_future()
+        chat = self._chat(chat_id)
+        if key is not None:
+            waiting = chat.queues[Priority.BACKGROUND]
+            for job in list(waiting):
+                if job.key != key:
+                    continue
+                if prio is Priority.BACKGROUND:
+                    job.call, job.context = call, contextvars.copy_context()
+                    job.futures.append(future)
+                    self.coalesced += 1
+                    return future
+                waiting.remove(job)  # older text: the interactive edit shows newer
+                self.coalesced += 1
+                new = _Job(call, prio, key, patience, contextvars.copy_context(), [future])
+                new.futures.extend(job.futures)
+                return self._enqueue(chat, new, future)
+        job = _Job(call, prio, key, patience, contextvars.copy_context(), [future])
+        return self._enqueue(chat, job, future)
+
+    async def run(
+        self,
+        chat_id: int | None,
+        call: Callable[[], Awaitable[T]],
+        *,
+        priority: Priority | None = None,
+        key: Hashable | None = None,
+        patience: float = 60.0,
+    ) -> T:
+        """`submit` and wait for the result."""
+        return await self.submit(chat_id, call, priority=priority, key=key, patience=patience)
+
+    def queued(self, chat_id: int | None = None) -> int:
+        """Calls waiting (in one chat, or everywhere)."""
+        chats = self._chats.values() if chat_id is None else [self._chat(chat_id)]
+        return sum(len(c.queues[0]) + len(c.queues[1]) for c in chats)
+
+    async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        for chat in self._chats.values():
+            for queue in chat.queues:
+                for job in queue:
+                    for future in job.futures:
+                        future.cancel()
+                queue.clear()
+
+    # --- scheduling ------------------------------------------------------------------------------
+
+    def _chat(self, chat_id: int | None) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            lim, now = self.limits, self.clock()
+            bucket: _Bucket | None
+            if chat_id is None:
+                bucket = None
+            elif chat_id < 0:
+                bucket = _Bucket(lim.group_per_minute / 60.0, lim.group_burst, now)
+            else:
+                bucket = _Bucket(lim.private_per_second, lim.private_burst, now)
+            chat = self._chats[chat_id] = _Chat(chat_id, bucket)
+        return chat
+
+    def _enqueue(self, chat: _Chat, job: _Job, future: asyncio.Future[T]) -> asyncio.Future[T]:
+        chat.queues[job.priority].append(job)
+        self._waiting.setdefault(chat.chat_id, None)
+        self._wake.set()
+        if self._pump is None or self._pump.done():
+            self._pump = self.loop.create_task(self._pump_loop(), name="outbox")
+        return future
+
+    async def _pump_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            delay = self._dispatch()
+            if delay == 0.0:
+                await asyncio.sleep(0)  # let the calls just started run
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _dispatch(self) -> float | None:
+        """Start every call that may go now; seconds until one may (None: wait for news)."""
+        now = self.clock()
+        if now < self._paused_until:
+            return self._paused_until - now
+        wait = self._overall.wait(now)
+        if wait > 0:
+            return wait
+        soonest: float | None = None
+        candidate: tuple[_Chat, Priority] | None = None
+        for chat_id in self._waiting:
+            chat = self._chats[chat_id]
+            if chat.busy:
+                continue
+            if now < chat.paused_until:
+                soonest = _min(soonest, chat.paused_until - now)
+                continue
+            if chat.bucket is not None:
+                bwait = chat.bucket.wait(now)
+                # A person's own pace bounds the answers in a private chat: they go at once
+                # (still counted, so background work there waits); a group's limit is hard.
+                exempt = chat.chat_id is not None and chat.chat_id > 0
+                if bwait > 0 and not (exempt and chat.queues[Priority.INTERACTIVE]):
+                    soonest = _min(soonest, bwait)
+                    continue
+            if chat.queues[Priority.INTERACTIVE]:
+                candidate = (chat, Priority.INTERACTIVE)
+                break
+            if candidate is None:
+                candidate = (chat, Priority.BACKGROUND)
+        if candidate is None:
+            return soonest
+        chat, prio = candidate
+        if prio is Priority.BACKGROUND:
+            bwait = self._background.wait(now)
+            if bwait > 0:
+                return _min(soonest, bwait)
+            self._background.take(now)
+        self._overall.take(now)
+        if chat.bucket is not None:
+            chat.bucket.take(now)
+        job = chat.queues[prio].popleft()
+        # Round robin: this chat goes to the back of the turn order.
+        self._waiting.pop(chat.chat_id, None)
+        if not chat.empty():
+            self._waiting[chat.chat_id] = None
+        chat.busy = True
+        self.sent[prio] += 1
+        self.log.append((prio, chat.chat_id))
+        task = self.loop.create_task(self._execute(chat, job), context=job.context)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return 0.0
+
+    async def _execute(self, chat: _Chat, job: _Job) -> None:
+        try:
+            result = await job.call()
+        except RetryAfter as exc:
+            wait = retry_after_seconds(exc) + 0.1
+            self.floods += 1
+            now = self.clock()
+            if chat.chat_id is None:
+                self._paused_until = max(self._paused_until, now + wait)
+            else:
+                chat.paused_until = max(chat.paused_until, now + wait)
+            log.info("flood control in chat %s: its queue waits %.1f s", chat.chat_id, wait)
+            if job.flood_waited + wait > job.patience:
+                _settle(job, error=exc)
+            else:
+                job.flood_waited += wait
+                chat.queues[job.priority].appendleft(job)
+        except BaseException as exc:  # the caller gets it
+            _settle(job, error=exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            _settle(job, result=result)
+        finally:
+            chat.busy = False
+            if chat.empty():
+                self._waiting.pop(chat.chat_id, None)
+            else:
+                self._waiting.setdefault(chat.chat_id, None)
+            self._wake.set()
+
+
+def _min(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+def _settle(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:
+    for future in job.futures:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB 22 warns that the int will become a timedelta: either is fine here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: float | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+_outboxes: dict[int, tuple[Bot, Outbox]] = {}
+
+
+def outbox_for(bot: Bot) -> Outbox:
+    """The bot's outbox on the running event loop (made on first use)."""
+    loop = asyncio.get_running_loop()
+    entry = _outboxes.get(id(bot))
+    if entry is None or entry[0] is not bot or entry[1].loop is not loop:
+        for key, (_, old) in list(_outboxes.items()):
+            if old.loop.is_closed():
+                del _outboxes[key]
+        entry = (bot, Outbox())
+        _outboxes[id(bot)] = entry
+    return entry[1]
+
+
+def set_outbox(bot: Bot, outbox: Outbox) -> None:
+    """Use `outbox` for `bot` (tests: other limits or a controllable clock)."""
+    _outboxes[id(bot)] = (bot, outbox)
+
+
+async def close_outbox(bot: Bot) -> None:
+    entry = _outboxes.pop(id(bot), None)
+    if entry is not None:
+        await entry[1].close()

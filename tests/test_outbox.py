@@ -1,0 +1,153 @@
+"""The outbound scheduler (bot/telegram/outbox.py): order, coalescing, flood waits per chat;
+and end to end, through the fault proxy: one chat's 429 does not hold another chat's reply."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from telegram.error import RetryAfter
+
+from bot.sandbox import NavixySandbox
+from bot.telegram.outbox import Limits, Outbox, Priority, background
+from tests.e2e import catalog_ready, installer, make_settings, running_bot
+from tests.fakes.faulty_telegram import FaultyTelegram, TgError
+from tests.fakes.telegram import FakeTelegram
+
+ROOMY = Limits(private_per_second=1000, private_burst=1000, overall_burst=1000)
+
+
+class Recorder:
+    """Calls that record their name when they run; `gate` holds the first one."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.gate = asyncio.Event()
+        self.holding = asyncio.Event()  # the held call has started
+
+    def call(self, name: str, *, hold: bool = False) -> Callable[[], Awaitable[str]]:
+        async def run() -> str:
+            self.ran.append(name)
+            if hold:
+                self.holding.set()
+                await self.gate.wait()
+            return name
+
+        return run
+
+
+async def test_interactive_calls_go_before_background_work_queued_earlier() -> None:
+    box, rec = Outbox(ROOMY), Recorder()
+    first = box.submit(7, rec.call("bg-0", hold=True), priority=Priority.BACKGROUND)
+    await asyncio.wait_for(rec.holding.wait(), 5)
+    with background():
+        later = [box.submit(7, rec.call(f"bg-{i}")) for i in (1, 2)]
+    reply = box.submit(7, rec.call("reply"))  # an answer to the installer, queued last
+    rec.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, reply, *later), 5)
+    assert rec.ran == ["bg-0", "reply", "bg-1", "bg-2"]
+    assert box.sent == [1, 3]
+
+
+async def test_background_edits_of_one_message_are_coalesced_to_the_newest() -> None:
+    box, rec = Outbox(ROOMY), Recorder()
+    busy = box.submit(7, rec.call("card", hold=True))
+    await asyncio.wait_for(rec.holding.wait(), 5)
+    key = ("edit", 7, 42)
+    with background():
+        edits = [box.submit(7, rec.call(f"status {m} min"), key=key) for m in (1, 2, 5)]
+        other = box.submit(7, rec.call("other message"), key=("edit", 7, 43))
+    rec.gate.set()
+    results = await asyncio.wait_for(asyncio.gather(busy, *edits, other), 5)
+    assert rec.ran == ["card", "status 5 min", "other message"]
+    assert results[1:4] == ["status 5 min"] * 3  # every caller learns what is shown
+    assert box.coalesced == 2
+
+
+async def test_an_interactive_edit_drops_the_older_background_edit_waiting() -> None:
+    box, rec = Outbox(ROOMY), Recorder()
+    busy = box.submit(7, rec.call("card", hold=True))
+    await asyncio.wait_for(rec.holding.wait(), 5)
+    with background():
+        stale = box.submit(7, rec.call("status: waiting"), key=("edit", 7, 42))
+    pressed = box.submit(7, rec.call("status: online"), key=("edit", 7, 42))
+    rec.gate.set()
+    assert await asyncio.wait_for(stale, 5) == "status: online"
+    await asyncio.wait_for(asyncio.gather(busy, pressed), 5)
+    assert rec.ran == ["card", "status: online"]
+
+
+async def test_a_flood_wait_pauses_only_its_chat() -> None:
+    box, rec = Outbox(ROOMY), Recorder()
+    floods = 0
+
+    async def flooded() -> str:
+        nonlocal floods
+        rec.ran.append("A")
+        if floods == 0:
+            floods += 1
+            raise RetryAfter(1)
+        return "A"
+
+    a = box.submit(1, flooded)
+    b = box.submit(2, rec.call("B"))
+    a2 = box.submit(1, rec.call("A2"))
+    assert await asyncio.wait_for(b, 5) == "B"
+    assert rec.ran == ["A", "B"]  # chat 2 went while chat 1 sat out its flood wait
+    assert await asyncio.wait_for(a, 5) == "A"  # then retried, within its patience
+    await asyncio.wait_for(a2, 5)
+    assert rec.ran == ["A", "B", "A", "A2"]  # chat 1 kept its order
+
+
+async def test_a_flood_wait_longer_than_the_patience_reaches_the_caller() -> None:
+    box = Outbox(ROOMY)
+
+    async def flooded() -> str:
+        raise RetryAfter(30)
+
+    try:
+        await asyncio.wait_for(box.run(1, flooded, patience=0), 5)
+    except RetryAfter:
+        pass
+    else:
+        raise AssertionError("RetryAfter expected")
+    assert box.floods == 1
+
+
+async def test_background_work_in_a_private_chat_is_paced_after_its_burst() -> None:
+    now = [0.0]
+    limits = Limits(private_per_second=1.0, private_burst=3)
+    box, rec = Outbox(limits, clock=lambda: now[0]), Recorder()
+    with background():
+        calls = [box.submit(5, rec.call(f"m{i}")) for i in range(5)]
+    await asyncio.wait_for(asyncio.gather(*calls[:3]), 5)
+    assert box.queued(5) == 2  # the burst went at once; the rest waits for the clock
+    now[0] += 2.0
+    box._wake.set()
+    await asyncio.wait_for(asyncio.gather(*calls[3:]), 5)
+    assert rec.ran == [f"m{i}" for i in range(5)]
+
+
+async def test_e2e_a_429_in_one_chat_does_not_hold_another_chats_reply(
+    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
+) -> None:
+    flooded, other = installer(tg, 100, name="Ann"), installer(tg, 101, name="Bob")
+    async with FaultyTelegram(tg) as proxy:
+        settings = make_settings(tg, sandbox.base_url, sandbox.new_api_key(), tmp_path / "b.db")
+        settings = settings.model_copy(update={"telegram_api_url": proxy.url})
+        async with running_bot(settings) as app:
+            await catalog_ready(app)
+            proxy.inject(
+                "sendMessage",
+                TgError(429, retry_after=5),
+                when=lambda p: str(p.get("chat_id")) == str(flooded.chat.id),
+            )
+            await tg.send_text(flooded.user, flooded.chat, "/start")
+            await tg.wait_until(lambda: proxy.injected, what="the 429 in Ann's chat")
+            reply = await other.send("/start", expect="Register")
+            # Bob was answered while Ann's chat still sat out its 5 s flood wait.
+            assert tg.messages(flooded.chat) == []
+            assert reply.message_id > 0
+            late = await tg.wait_for_message(flooded.chat, timeout=10)
+            assert "Register" in (late.text or "")
