@@ -11,7 +11,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.photo.image import Gray
+    # The same alias as bot.photo.image.Gray, spelled here so this light module imports
+    # nothing of the photo stack (and no cycle with bot.photo.image).
+    import numpy as np
+    import numpy.typing as npt
+
+    Gray = npt.NDArray[np.uint8]
 
 
 class PhotoProblem(StrEnum):
