@@ -52,7 +52,13 @@ from bot.telegram import crew_texts as ct
 from bot.telegram import delivery, menus, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.admin import REQUEST
-from bot.telegram.callback import DraftButton, LanguageButton, WatchButton
+from bot.telegram.callback import (
+    AdminButton,
+    CrewButton,
+    DraftButton,
+    LanguageButton,
+    WatchButton,
+)
 from tests.fakes.telegram import FakeTelegram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -719,15 +725,15 @@ def _crew_chat_messages(_: Translator) -> Iterator[str]:
 
 def _crew_buttons(_: Translator) -> Iterator[tuple[str, str]]:
     yield at.button_request_access(_), REQUEST
-    yield at.button_approve(_), "a|ok|123456789012345678"
-    yield at.button_reject(_), "a|no|123456789012345678"
-    yield at.button_older(_), "a|au|100000"
-    yield at.button_newer(_), "a|us|100000"
-    yield ct.button_crew_group(_), "c|grp"
-    yield ct.button_crew_language(_), "c|lng"
-    yield ct.button_crew_unlink(_), "c|off"
-    yield ct.button_crew_ask(_), "c|g|-1"
-    yield ct.button_crew_members_language(_), "c|l|auto"
+    yield at.button_approve(_), AdminButton("ok", "123456789012345678").pack()
+    yield at.button_reject(_), AdminButton("no", "123456789012345678").pack()
+    yield at.button_older(_), AdminButton("au", "100000").pack()
+    yield at.button_newer(_), AdminButton("us", "100000").pack()
+    yield ct.button_crew_group(_), CrewButton("grp").pack()
+    yield ct.button_crew_language(_), CrewButton("lng").pack()
+    yield ct.button_crew_unlink(_), CrewButton("off").pack()
+    yield ct.button_crew_ask(_), CrewButton("g", "-1").pack()
+    yield ct.button_crew_members_language(_), CrewButton("l", "auto").pack()
 
 
 def _crew_alerts(_: Translator) -> Iterator[str]:

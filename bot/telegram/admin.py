@@ -24,6 +24,7 @@ from bot.i18n import Gettext, gettext_for
 from bot.services.access import AccessService, Joined, Requested
 from bot.telegram import admin_texts as at
 from bot.telegram import menus
+from bot.telegram.callback import AdminButton
 from bot.telegram.common import (
     DRAFTS_KEY,
     Context,
@@ -38,8 +39,7 @@ from bot.telegram.language import language_store
 log = logging.getLogger(__name__)
 
 ACCESS_KEY = "access"
-CB = "a"  # callback data: "a|<action>[|<value>]"
-REQUEST = f"{CB}|req"
+REQUEST = AdminButton("req").pack()
 AUDIT_PAGE = 10
 USERS_PAGE = 20
 
@@ -119,8 +119,12 @@ async def _ask_admins(context: Context, user: User) -> None:
         keyboard = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(at.button_approve(_), callback_data=f"{CB}|ok|{user.id}"),
-                    InlineKeyboardButton(at.button_reject(_), callback_data=f"{CB}|no|{user.id}"),
+                    InlineKeyboardButton(
+                        at.button_approve(_), callback_data=AdminButton("ok", str(user.id)).pack()
+                    ),
+                    InlineKeyboardButton(
+                        at.button_reject(_), callback_data=AdminButton("no", str(user.id)).pack()
+                    ),
                 ]
             ]
         )
@@ -149,8 +153,9 @@ async def on_decision(update: Update, context: Context) -> None:
     assert query is not None and update.effective_user is not None
     if not await is_admin_or_refuse(update, context):
         return
-    _, action, value = (query.data or "").split("|", 2)
-    user_id = int(value)
+    button = AdminButton.unpack(query.data)
+    assert button is not None  # the handler's pattern
+    action, user_id = button.action, int(button.value)
     admin = update.effective_user
     tr_ = tr(update)
     approve = action == "ok"
@@ -212,12 +217,15 @@ def pager(_: Gettext, kind: str, offset: int, size: int, total: int) -> InlineKe
     if offset > 0:
         buttons.append(
             InlineKeyboardButton(
-                at.button_newer(_), callback_data=f"{CB}|{kind}|{max(0, offset - size)}"
+                at.button_newer(_),
+                callback_data=AdminButton(kind, str(max(0, offset - size))).pack(),
             )
         )
     if offset + size < total:
         buttons.append(
-            InlineKeyboardButton(at.button_older(_), callback_data=f"{CB}|{kind}|{offset + size}")
+            InlineKeyboardButton(
+                at.button_older(_), callback_data=AdminButton(kind, str(offset + size)).pack()
+            )
         )
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
@@ -246,7 +254,9 @@ async def on_page(update: Update, context: Context) -> None:
     if not await is_admin_or_refuse(update, context):
         return
     await answer(query)
-    _, kind, value = (query.data or "").split("|", 2)
+    button = AdminButton.unpack(query.data)
+    assert button is not None  # the handler's pattern
+    kind, value = button.action, button.value
     _ = tr(update)
     if kind == "au":
         text, keyboard = await _audit_page(_, access(context), int(value))
@@ -362,6 +372,10 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("revoke", revoke_command),
         CommandHandler("promote", promote_command),
         CommandHandler("audit", audit_command),
-        CallbackQueryHandler(on_decision, pattern=rf"^{CB}\|(ok|no)\|\d+$"),
-        CallbackQueryHandler(on_page, pattern=rf"^{CB}\|(au|us)\|\d+$"),
+        CallbackQueryHandler(
+            on_decision, pattern=AdminButton.pattern(action="(ok|no)", value="[0-9]+$")
+        ),
+        CallbackQueryHandler(
+            on_page, pattern=AdminButton.pattern(action="(au|us)", value="[0-9]+$")
+        ),
     ]

@@ -12,7 +12,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.services.reports import Period, Reports
 from bot.telegram import admin_texts as at
-from bot.telegram.admin import CB, is_admin_or_refuse, pager
+from bot.telegram.admin import is_admin_or_refuse, pager
+from bot.telegram.callback import AdminButton
 from bot.telegram.common import Context, answer, edit, say, send_document, tr
 
 REPORTS_KEY = "reports"
@@ -56,7 +57,9 @@ async def on_recent_page(update: Update, context: Context) -> None:
     if not await is_admin_or_refuse(update, context):
         return
     await answer(query)
-    offset = int((query.data or "").rsplit("|", 1)[1])
+    button = AdminButton.unpack(query.data)
+    assert button is not None  # the handler's pattern
+    offset = int(button.value)
     text, keyboard = await _recent_page(update, context, offset)
     await edit(query, text, keyboard)
 
@@ -113,5 +116,7 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("find", find_command),
         CommandHandler("stats", stats_command),
         CommandHandler("export", export_command),
-        CallbackQueryHandler(on_recent_page, pattern=rf"^{CB}\|re\|\d+$"),
+        CallbackQueryHandler(
+            on_recent_page, pattern=AdminButton.pattern(action="re", value="[0-9]+$")
+        ),
     ]

@@ -16,6 +16,8 @@ working across an upgrade:
 | `WatchButton` | `w\\|<tracker id>\\|<action>` | `w\\|123456\\|check` |
 | `LanguageButton` | `lang:<language>` | `lang:pt_BR` |
 | `StartButton` | `start:<action>` | `start:register` |
+| `AdminButton` | `a\\|<action>\\|<value>` | `a\\|ok\\|702` (approve user 702) |
+| `CrewButton` | `c\\|<action>\\|<value>` | `c\\|g\\|129301` (the crew's tracker group) |
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_BYTES",
+    "AdminButton",
     "CallbackData",
     "CallbackTooLong",
+    "CrewButton",
     "DraftButton",
     "LanguageButton",
     "StartButton",
@@ -165,3 +169,27 @@ class StartButton(CallbackData):
     field_patterns: ClassVar[dict[str, str]] = {"action": "register$"}
 
     action: str = "register"
+
+
+@dataclasses.dataclass(frozen=True)
+class AdminButton(CallbackData):
+    """Access management and admin reports: request access (`req`), approve (`ok`) or
+    reject (`no`) a user, pages of the audit (`au`), users (`us`) and recent (`re`) lists."""
+
+    prefix: ClassVar[str] = "a|"
+    field_patterns: ClassVar[dict[str, str]] = {"action": "[a-z]{2,3}", "value": "[0-9]*$"}
+
+    action: str
+    value: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CrewButton(CallbackData):
+    """The /crew card: pick the tracker group (`grp`, then `g`), the language (`lng`, then
+    `l`), or unlink (`off`)."""
+
+    prefix: ClassVar[str] = "c|"
+    field_patterns: ClassVar[dict[str, str]] = {"action": "[a-z]{1,3}", "value": "[\\w-]*$"}
+
+    action: str
+    value: str = ""

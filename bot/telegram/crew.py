@@ -27,6 +27,7 @@ from bot.navixy.models import TrackerGroup
 from bot.services.crews import Crew, CrewService
 from bot.telegram import admin, admin_reports, texts
 from bot.telegram import crew_texts as ct
+from bot.telegram.callback import CrewButton
 from bot.telegram.common import (
     LAST_MESSAGE_KEY,
     Context,
@@ -41,7 +42,6 @@ from bot.telegram.common import (
 log = logging.getLogger(__name__)
 
 CREWS_KEY = "crews"
-CB = "c"  # callback data: "c|<action>[|<value>]"
 
 #: Before the access gate (-1): cheap, memory plus the chat's persisted data.
 REMEMBER_GROUP = -4
@@ -85,10 +85,18 @@ def _card_keyboard(_: Gettext) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(ct.button_crew_group(_), callback_data=f"{CB}|grp"),
-                InlineKeyboardButton(ct.button_crew_language(_), callback_data=f"{CB}|lng"),
+                InlineKeyboardButton(
+                    ct.button_crew_group(_), callback_data=CrewButton("grp").pack()
+                ),
+                InlineKeyboardButton(
+                    ct.button_crew_language(_), callback_data=CrewButton("lng").pack()
+                ),
             ],
-            [InlineKeyboardButton(ct.button_crew_unlink(_), callback_data=f"{CB}|off")],
+            [
+                InlineKeyboardButton(
+                    ct.button_crew_unlink(_), callback_data=CrewButton("off").pack()
+                )
+            ],
         ]
     )
 
@@ -131,8 +139,9 @@ async def on_crew_button(update: Update, context: Context) -> None:
         await answer(query, ct.crew_unlinked(_))
         return
     await answer(query)
-    parts = (query.data or "").split("|")
-    action, value = parts[1], parts[2] if len(parts) > 2 else ""
+    button = CrewButton.unpack(query.data)
+    assert button is not None  # the handler's pattern
+    action, value = button.action, button.value
     if action == "off":
         await service.unlink(chat.id)
         await edit(query, ct.crew_unlinked(_))
@@ -170,19 +179,34 @@ async def _group_keyboard(context: Context, _: Gettext) -> InlineKeyboardMarkup:
         groups = await services(context).catalog.groups()
     except NavixyError:
         groups = []
-    rows = [[InlineKeyboardButton(g.title, callback_data=f"{CB}|g|{g.id}")] for g in groups[:60]]
-    rows.append([InlineKeyboardButton(texts.button_no_group(_), callback_data=f"{CB}|g|0")])
-    rows.append([InlineKeyboardButton(ct.button_crew_ask(_), callback_data=f"{CB}|g|-1")])
+    rows = [
+        [InlineKeyboardButton(g.title, callback_data=CrewButton("g", str(g.id)).pack())]
+        for g in groups[:60]
+    ]
+    rows.append(
+        [InlineKeyboardButton(texts.button_no_group(_), callback_data=CrewButton("g", "0").pack())]
+    )
+    rows.append(
+        [InlineKeyboardButton(ct.button_crew_ask(_), callback_data=CrewButton("g", "-1").pack())]
+    )
     return InlineKeyboardMarkup(rows)
 
 
 def _language_keyboard(_: Gettext) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(LANGUAGE_NAMES.get(code, code), callback_data=f"{CB}|l|{code}")]
+        [
+            InlineKeyboardButton(
+                LANGUAGE_NAMES.get(code, code), callback_data=CrewButton("l", code).pack()
+            )
+        ]
         for code in available_languages()
     ]
     rows.append(
-        [InlineKeyboardButton(ct.button_crew_members_language(_), callback_data=f"{CB}|l|auto")]
+        [
+            InlineKeyboardButton(
+                ct.button_crew_members_language(_), callback_data=CrewButton("l", "auto").pack()
+            )
+        ]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -276,5 +300,10 @@ def handlers() -> list[tuple[BaseHandler[Any, Any, Any], int]]:
         *((handler, 0) for handler in admin.handlers()),
         *((handler, 0) for handler in admin_reports.handlers()),
         (CommandHandler("crew", crew_command), 0),
-        (CallbackQueryHandler(on_crew_button, pattern=rf"^{CB}\|(grp|lng|off|g|l)(\|[\w-]+)?$"), 0),
+        (
+            CallbackQueryHandler(
+                on_crew_button, pattern=CrewButton.pattern(action="(grp|lng|off|g|l)")
+            ),
+            0,
+        ),
     ]
