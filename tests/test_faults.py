@@ -224,7 +224,8 @@ async def register_until_told(
                 return now
             return None
 
-        message = await tg.wait_until(settled, timeout=20, what=f"device {d.n}: an outcome")
+        # Bounded generously: a step may sit out flood waits and Navixy timeouts in a row.
+        message = await tg.wait_until(settled, timeout=45, what=f"device {d.n}: an outcome")
         text = message.text or ""
         d.told = text
         if "✅ Registered." in text:
