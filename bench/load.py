@@ -296,7 +296,7 @@ def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
 
 
 async def _store_watches(app: Any, watches: list[Any]) -> None:
-    from bot.telegram.common import SERVICES_KEY
+    from bot.telegram.context import SERVICES_KEY
 
     store = app.bot_data[SERVICES_KEY].watcher.store
     for watch in watches:
@@ -359,7 +359,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
         if bot.error is not None:
             raise bot.error
         if kind != "echo":
-            from bot.telegram.common import SERVICES_KEY
+            from bot.telegram.context import SERVICES_KEY
 
             await asyncio.get_running_loop().run_in_executor(
                 None, bot.call, bot.app.bot_data[SERVICES_KEY].catalog.ensure()

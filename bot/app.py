@@ -18,6 +18,7 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -31,7 +32,7 @@ from bot.i18n import available_languages, gettext_for, telegram_language_code
 from bot.logs import current_update, setup_logging
 from bot.navixy.client import NavixyClient
 from bot.ops import startup
-from bot.ops.health import VITALS_KEY, ObservedRequest, Readiness, Vitals
+from bot.ops.health import ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
 from bot.ops.polling import BackgroundErrors
 from bot.services.access import AccessService
@@ -48,10 +49,11 @@ from bot.storage.db import Database, storage_problem
 from bot.storage.journal import AttemptStatus, RegistrationJournal
 from bot.storage.model_cache import ModelCache
 from bot.storage.watches import WatchStore
-from bot.telegram import admin, admin_reports, crew, language, menus, texts
-from bot.telegram.common import SERVICES_KEY, Context, Services, services
+from bot.telegram import admin, crew, language, menus, texts
+from bot.telegram.common import Context, services
+from bot.telegram.context import BotContext, Services
 from bot.telegram.conversation import build_conversation
-from bot.telegram.delivery import DELIVERY_KEY, ResultDelivery
+from bot.telegram.delivery import ResultDelivery
 from bot.telegram.misc import (
     UNHANDLED,
     access_gate,
@@ -108,6 +110,8 @@ def build_application(settings: Settings) -> App:
         .get_updates_request(ObservedRequest(vitals, connection_pool_size=1))
         .persistence(persistence)
         .concurrent_updates(PerConversationProcessor(64))
+        # Handlers and jobs get a BotContext: typed access to the services in bot_data.
+        .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
         # No PTB rate limiter: every send goes through the outbox (bot/telegram/outbox.py),
         # which keeps Telegram's limits per chat and lets a 429 pause only its chat.
@@ -115,7 +119,7 @@ def build_application(settings: Settings) -> App:
         .post_shutdown(_stop_services)
         .build()
     )
-    app.bot_data[VITALS_KEY] = vitals
+    BotContext.of(app).vitals = vitals
     background = BackgroundErrors(
         stop=app.stop_running,
         telegram_answered_since=vitals.polled_since,
@@ -168,7 +172,8 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         url = await sandbox.start()
         app.bot_data[SANDBOX_KEY] = sandbox
         log.warning("Navixy SANDBOX at %s: registrations are not real", url)
-    vitals: Vitals = app.bot_data[VITALS_KEY]
+    typed = BotContext.of(app)
+    vitals = typed.vitals
     client = NavixyClient(
         url,
         api_key=api_key,
@@ -178,7 +183,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         observer=vitals.observe_navixy,
     )
     journal = RegistrationJournal(db)
-    app.bot_data[language.LANGUAGES_KEY] = await Languages.load(db)
+    typed.languages = await Languages.load(db)
     access = AccessService(
         db,
         admin_ids=settings.admin_ids,
@@ -186,16 +191,14 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         registrations_per_hour=settings.registrations_per_hour,
     )
     await access.start()
-    app.bot_data[admin.ACCESS_KEY] = access
+    typed.access = access
     catalog = Catalog(client, ModelCache(db), refresh_hours=settings.model_refresh_hours)
-    app.bot_data[admin_reports.REPORTS_KEY] = Reports(
-        db, client, catalog, started=app.bot_data[VITALS_KEY].started
-    )
+    typed.reports = Reports(db, client, catalog, started=vitals.started)
     crews = CrewService(db, access.audit)
     await crews.start()
-    app.bot_data[crew.CREWS_KEY] = crews
-    speaker = crew.CrewAnnouncer(app.bot, crews, language.language_store(app).language_of)
-    app.bot_data[crew.ANNOUNCER_KEY] = speaker
+    typed.crews = crews
+    speaker = crew.CrewAnnouncer(app.bot, crews, typed.languages.language_of)
+    typed.announcer = speaker
     watcher = _build_watcher(app, settings, client, catalog, db, speaker)
     app.bot_data[RESOURCES_KEY] = Resources(db=db, client=client, journal=journal)
     svc = Services(
@@ -205,8 +208,8 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         registration=Registration(catalog, journal, client),
         watcher=watcher,
     )
-    app.bot_data[SERVICES_KEY] = svc
-    app.bot_data[DELIVERY_KEY] = ResultDelivery(
+    typed.services = svc
+    typed.delivery = ResultDelivery(
         app.bot,
         journal,
         catalog,
@@ -303,7 +306,7 @@ async def _resolve_unresolved(context: Context) -> None:
 
 async def _resolve(context: Context) -> None:
     svc = services(context)
-    delivery: ResultDelivery = context.application.bot_data[DELIVERY_KEY]
+    delivery = BotContext.of(context).delivery
     for attempt, outcome in await svc.registrar.resolve_unresolved():
         if isinstance(outcome, Registered):
             log.info("attempt %d: tracker %d found after all", attempt.id, outcome.tracker_id)
@@ -340,8 +343,7 @@ async def _start_health(app: App, settings: Settings, vitals: Vitals) -> None:
 
 
 def services_of(app: App) -> Services:
-    svc: Services = app.bot_data[SERVICES_KEY]
-    return svc
+    return BotContext.of(app).services
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[App]:
 
 async def catalog_ready(app: App) -> None:
     """Wait (bounded) until the model catalogue is loaded."""
-    from bot.telegram.common import SERVICES_KEY
+    from bot.telegram.context import SERVICES_KEY
 
     svc = app.bot_data[SERVICES_KEY]
     await svc.catalog.ensure()

@@ -3,7 +3,8 @@
 - no import cycle between the bot's modules (deferred imports included);
 - nothing under bot/telegram/ imports bot.storage or bot.navixy.client (handlers ask
   services); bot/domain/ imports neither telegram nor storage nor services;
-- Navixy codes are compared in the code table only (bot/domain/navixy_outcomes.py).
+- Navixy codes are compared in the code table only (bot/domain/navixy_outcomes.py);
+- `bot_data` is read by key only in `bot/telegram/context.py` (`BotContext`).
 """
 
 from __future__ import annotations
@@ -106,5 +107,19 @@ def test_navixy_codes_only_in_the_table() -> None:
         for path in BOT.rglob("*.py")
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if pattern.search(line) and str(path.relative_to(ROOT)) not in allowed
+    ]
+    assert hits == []
+
+
+def test_bot_data_keys_only_in_the_context() -> None:
+    """Handlers read the services through `BotContext` (bot/telegram/context.py): no other
+    module under bot/telegram/ looks into `bot_data` by key."""
+    pattern = re.compile(r"bot_data\[|bot_data\.get\(")
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in (BOT / "telegram").rglob("*.py")
+        if path.name != "context.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
     ]
     assert hits == []

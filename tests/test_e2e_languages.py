@@ -21,7 +21,7 @@ from bot.navixy.models import RegisterRequest
 from bot.sandbox import DeviceScript, NavixySandbox
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
-from bot.telegram.common import SERVICES_KEY, Services
+from bot.telegram.context import SERVICES_KEY, Services
 from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer, installer, make_settings, running_bot
 from tests.e2e import catalog_ready as _catalog_ready
 from tests.fakes.telegram import FakeTelegram

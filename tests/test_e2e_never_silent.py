@@ -20,7 +20,7 @@ import pytest
 
 from bot.config import Settings
 from bot.sandbox import NavixySandbox
-from bot.telegram.common import SERVICES_KEY, Services
+from bot.telegram.context import SERVICES_KEY, Services
 from tests.e2e import (
     ADMIN_ID,
     IMEI,

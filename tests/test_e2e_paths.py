@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.sandbox import DropBeforeCommit, ErrorFault, NavixySandbox, RawHttp
-from bot.telegram.common import SERVICES_KEY, Services
+from bot.telegram.context import SERVICES_KEY, Services
 from tests.e2e import (
     ACTIVATION_CODES,
     CARD,

@@ -111,6 +111,26 @@ async def test_photo_first_starts_a_registration(
     await inst.tap("Teltonika FMB140", expect="Phone number")
 
 
+async def test_photo_first_id_that_does_not_fit_the_model_is_said_before_the_id_question(
+    tg: FakeTelegram, sandbox: NavixySandbox, bot: App
+) -> None:
+    """An IMEI read from a photo at idle, then a model whose id_type (MEID) rejects it: the
+    installer is told, in the message that asks for the right ID."""
+    inst = me(tg)
+    await tg.send_photo(inst.user, inst.chat, label_photo(IMEI))
+    offer = await tg.wait_for_message(inst.chat, lambda m: IMEI in (m.text or ""))
+    await inst.tap(f"Use {IMEI}", expect="Which device?", on=offer)
+    await inst.send("lmu-2630", expect="Models matching")
+    question = await inst.tap("CalAmp LMU-2630", expect="Send the MEID")
+    text = question.text or ""
+    sentence = f"The ID {IMEI} is not valid for CalAmp LMU-2630; send the right one."
+    assert text.startswith(sentence)
+    assert text.index(sentence) < text.index("Send the MEID: 14 hexadecimal characters")
+    # The ID was dropped: the MEID typed now is taken, and the next question comes.
+    await inst.send("A1000012345678", expect="Phone number")
+    assert not tg.errors
+
+
 async def test_photo_first_offers_the_model_of_the_same_tac(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:

@@ -35,7 +35,7 @@ from bot.sandbox import Delay, DropAfterCommit, ErrorFault, Hold, NavixySandbox
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
 from bot.storage.migrations import MIGRATIONS
-from bot.telegram.common import SERVICES_KEY, Services
+from bot.telegram.context import SERVICES_KEY, Services
 from tests.e2e import (
     ACTIVATION_CODES,
     ADMIN_ID,

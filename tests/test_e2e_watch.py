@@ -24,7 +24,7 @@ from bot.navixy.client import NavixyClient
 from bot.navixy.models import RegisterRequest
 from bot.sandbox import DeviceScript, ErrorFault, NavixySandbox
 from bot.services.watcher import Watcher
-from bot.telegram.common import SERVICES_KEY, Services
+from bot.telegram.context import SERVICES_KEY, Services
 from bot.telegram.outbox import Limits, Outbox, set_outbox
 from tests.e2e import (
     ACTIVATION_CODES,

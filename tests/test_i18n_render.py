@@ -296,6 +296,7 @@ def _messages(_: Translator) -> Iterator[str]:
         texts.no_model_match(_, "fmb <14> & x"),
         texts.catalog_unavailable(_),
         texts.model_chosen(_, "Teltonika FMB140 <LTE>"),
+        texts.device_id_not_for_model(_, "356938035643809", "CalAmp LMU-2630 <LTE>"),
         texts.model_unknown(_),
         texts.no_plugin(_, "Teltonika FMB140 <LTE>"),
         texts.plugins_unavailable(_),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-VITALS_KEY = "vitals"  # bot_data key of the process's Vitals
 STALL_SECONDS = 10.0
 FRESH_SECONDS = 60.0
 
@@ -62,9 +61,8 @@ class Vitals:
             await asyncio.sleep(1.0)
 
 
-def observe_photo(bot_data: Mapping[str, Any], seconds: float) -> None:
-    vitals = bot_data.get(VITALS_KEY)
-    if isinstance(vitals, Vitals):
+def observe_photo(vitals: Vitals | None, seconds: float) -> None:
+    if vitals is not None:
         vitals.metrics.photo_seconds.observe(seconds)
 
 

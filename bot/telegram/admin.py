@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from html import escape
-from typing import Any, cast
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatType
@@ -34,11 +34,11 @@ from bot.telegram.common import (
     send,
     tr,
 )
+from bot.telegram.context import BotContext
 from bot.telegram.language import language_store
 
 log = logging.getLogger(__name__)
 
-ACCESS_KEY = "access"
 REQUEST = AdminButton("req").pack()
 AUDIT_PAGE = 10
 USERS_PAGE = 20
@@ -51,7 +51,7 @@ def access(context: Context) -> AccessService:
 
 
 def access_of(app: App) -> AccessService:
-    return cast(AccessService, app.bot_data[ACCESS_KEY])
+    return BotContext.of(app).access
 
 
 def _name(user: User) -> str:

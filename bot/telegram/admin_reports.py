@@ -5,7 +5,7 @@ bot/services/reports.py; long lists are paginated with buttons (edited in place)
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -15,13 +15,13 @@ from bot.telegram import admin_texts as at
 from bot.telegram.admin import is_admin_or_refuse, pager
 from bot.telegram.callback import AdminButton
 from bot.telegram.common import Context, answer, edit, say, send_document, tr
+from bot.telegram.context import BotContext
 
-REPORTS_KEY = "reports"
 RECENT_PAGE = 10
 
 
 def reports(context: Context) -> Reports:
-    return cast(Reports, context.application.bot_data[REPORTS_KEY])
+    return BotContext.of(context).reports
 
 
 def _args(update: Update) -> list[str]:

@@ -7,7 +7,6 @@ import contextlib
 import copy
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
 from html import escape
 from typing import Any, TypeVar, cast
 
@@ -25,16 +24,12 @@ from telegram import (
 )
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import CallbackContext, ExtBot, filters
+from telegram.ext import filters
 
-from bot.config import Settings
 from bot.domain.draft import Draft
 from bot.i18n import Gettext, gettext_for
 from bot.sealing import SecretBox
-from bot.services.catalog import Catalog
-from bot.services.registrar import Registrar
-from bot.services.registration import Registration
-from bot.services.watcher import Watcher
+from bot.telegram.context import BotContext, Services
 from bot.telegram.outbox import outbox_for
 from bot.telegram.safe_text import MAX_CALLBACK_TEXT, clip_plain, fit_html, plain_text
 from bot.telegram.user_language import language_for
@@ -43,25 +38,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ReplyMarkup = InlineKeyboardMarkup | ForceReply | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
-Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
+#: Every handler's context: `BotContext` (typed `bot_data`; see bot/telegram/context.py).
+Context = BotContext
 
-SERVICES_KEY = "services"
 DRAFTS_KEY = "drafts"
 
 
-@dataclass
-class Services:
-    """What handlers may ask: services only (no database, no Navixy client, no store)."""
-
-    settings: Settings
-    catalog: Catalog
-    registrar: Registrar
-    registration: Registration
-    watcher: Watcher
-
-
 def services(context: Context) -> Services:
-    return cast(Services, context.application.bot_data[SERVICES_KEY])
+    return BotContext.of(context).services
 
 
 def tr(update: Update) -> Gettext:

@@ -267,10 +267,13 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
         plugin_id=plugin.id,
         code_required=requires_activation_code(plugin.id),
     )
+    note = None
     if draft.device_id is not None and not check_device_id(rule, draft.device_id).ok:
-        # An ID read from a photo before the model was known may not fit this model.
+        # An ID given before the model was known (a label photo, an IMEI typed to start)
+        # may not fit this model: say so before the ID question rather than drop it silently.
+        note = texts.device_id_not_for_model(_, draft.device_id, model.title)
         draft.device_id = None
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, note)
 
 
 @needs_draft

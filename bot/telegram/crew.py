@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -38,17 +38,16 @@ from bot.telegram.common import (
     services,
     tr,
 )
+from bot.telegram.context import Announcer, AnyApp, BotContext
 
 log = logging.getLogger(__name__)
-
-CREWS_KEY = "crews"
 
 #: Before the access gate (-1): cheap, memory plus the chat's persisted data.
 REMEMBER_GROUP = -4
 
 
 def crews(context: Context) -> CrewService:
-    return cast(CrewService, context.application.bot_data[CREWS_KEY])
+    return BotContext.of(context).crews
 
 
 async def remember_last_message(update: Update, context: Context) -> None:
@@ -64,7 +63,7 @@ async def remember_last_message(update: Update, context: Context) -> None:
     seen = context.chat_data.setdefault(LAST_MESSAGE_KEY, {})
     if isinstance(seen, dict):
         seen[str(user.id)] = message.message_id
-    service: CrewService | None = context.application.bot_data.get(CREWS_KEY)
+    service = BotContext.of(context).crews_or_none
     if service is not None and admin.access(context).role_of(user.id) is not None:
         await service.member_seen(message.chat.id, user.id)
 
@@ -260,11 +259,8 @@ class CrewAnnouncer:
             )
 
 
-ANNOUNCER_KEY = "crew_announcer"
-
-
-def announcer(app: Any) -> CrewAnnouncer | None:
-    return cast(CrewAnnouncer | None, app.bot_data.get(ANNOUNCER_KEY))
+def announcer(app: AnyApp) -> Announcer | None:
+    return BotContext.of(app).announcer
 
 
 async def announce_registration(
@@ -283,7 +279,7 @@ def default_group(
     """(group id, title) set with /crew for registrations in this chat, None: ask. A group
     Navixy no longer lists is asked for again."""
     chat = update.effective_chat
-    service: CrewService | None = context.application.bot_data.get(CREWS_KEY)
+    service = BotContext.of(context).crews_or_none
     found = service.get(chat.id) if service is not None and chat is not None else None
     if found is None or found.group_id is None:
         return None

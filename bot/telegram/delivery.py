@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from html import escape
-from typing import Protocol, cast
+from typing import Protocol
 
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
@@ -26,11 +26,10 @@ from bot.services.catalog import Catalog
 from bot.services.watcher import Watcher
 from bot.telegram import texts
 from bot.telegram.common import Context
+from bot.telegram.context import BotContext, Deliveries
 from bot.telegram.outbox import outbox_for
 
 log = logging.getLogger(__name__)
-
-DELIVERY_KEY = "delivery"
 
 
 def checking(_: Gettext) -> str:
@@ -231,5 +230,5 @@ class ResultDelivery:
         return attempt.plugin_id in MOBILE_PLUGINS
 
 
-def result_delivery(context: Context) -> ResultDelivery:
-    return cast(ResultDelivery, context.application.bot_data[DELIVERY_KEY])
+def result_delivery(context: Context) -> Deliveries:
+    return BotContext.of(context).delivery

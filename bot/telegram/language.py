@@ -13,7 +13,7 @@ command menu of that chat in the chosen language.
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -31,11 +31,11 @@ from bot.services.languages import Languages
 from bot.telegram import menus, texts
 from bot.telegram.callback import LanguageButton
 from bot.telegram.common import Context, answer, edit, say, tr
+from bot.telegram.context import BotContext
 from bot.telegram.user_language import set_update_language
 
 log = logging.getLogger(__name__)
 
-LANGUAGES_KEY = "languages"
 AUTO = "auto"
 #: A handler group of its own, before the access gate (-1): in one group only the first
 #: matching handler runs, so a second catch-all TypeHandler there would silence this one.
@@ -43,11 +43,11 @@ REMEMBER_GROUP = -3
 
 
 def store(context: Context) -> Languages:
-    return cast(Languages, context.application.bot_data[LANGUAGES_KEY])
+    return BotContext.of(context).languages
 
 
 def language_store(app: Application[Any, Any, Any, Any, Any, Any]) -> Languages:
-    return cast(Languages, app.bot_data[LANGUAGES_KEY])
+    return BotContext.of(app).languages
 
 
 async def remember_language(update: Update, context: Context) -> None:
@@ -55,12 +55,12 @@ async def remember_language(update: Update, context: Context) -> None:
     if user is None:
         set_update_language(update, None)
         return
-    languages: Languages | None = context.application.bot_data.get(LANGUAGES_KEY)
+    languages = BotContext.of(context).languages_or_none
     if languages is None:
         set_update_language(update, user.language_code)
         return
     try:
-        access = context.application.bot_data.get("access")  # admin.ACCESS_KEY
+        access = BotContext.of(context).access_or_none
         if access is not None and access.role_of(user.id) is not None:  # strangers: not stored
             await languages.seen(user.id, user.language_code)
     except Exception:
@@ -114,7 +114,7 @@ async def language_chosen(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is not None and chat.type == ChatType.PRIVATE:
         # The menu follows the app's language; a chosen one is set for this chat.
-        access = context.application.bot_data.get("access")  # admin.ACCESS_KEY
+        access = BotContext.of(context).access_or_none
         admin = access is not None and access.is_admin(user.id)
         menu = menus.admin_commands(_) if admin else texts.commands(_)
         commands = [BotCommand(name, text) for name, text in menu]

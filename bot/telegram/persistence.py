@@ -152,7 +152,7 @@ class SqlitePersistence(BasePersistence[JSONDict, JSONDict, JSONDict]):
         await self.store.close()
 
 
-def write_through_handler() -> TypeHandler[Update, CallbackContext[Any, Any, Any, Any], None]:
+def write_through_handler() -> TypeHandler[Update, Any, None]:
     """A handler for `application.add_handler(handler, group=WRITE_THROUGH_GROUP)`.
 
     After every update it marks the update's user and chat for persistence and runs

@@ -38,6 +38,7 @@ from bot.telegram.common import (
     say,
     tr,
 )
+from bot.telegram.context import BotContext
 from bot.telegram.questions import (
     CONVERSATION_NAME,
     State,
@@ -205,7 +206,7 @@ async def _read(
     from bot.photo.reader import read_device_ids_async
 
     reading = await read_device_ids_async(data, rule, user.id if user is not None else None)
-    observe_photo(context.bot_data, reading.elapsed_ms / 1000)
+    observe_photo(BotContext.of(context).vitals_or_none, reading.elapsed_ms / 1000)
     log.info(
         "photo read: %d candidates, %d codes seen, problem %s, %.0f ms",
         len(reading.candidates),

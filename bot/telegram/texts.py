@@ -266,6 +266,17 @@ def ask_device_id(_: Gettext, rule: IdRule) -> str:
     )
 
 
+def device_id_not_for_model(_: Gettext, device_id: str, title: str) -> str:
+    """Before the ID question: the ID given before the model (a label photo or a typed IMEI
+    at the start) does not follow the rule of the model picked since."""
+    return _fmt(
+        _,
+        _("The ID {device_id} is not valid for {title}; send the right one."),
+        device_id=device_id,
+        title=title,
+    )
+
+
 def bad_device_id(_: Gettext, rule: IdRule, problem: IdProblem, raw: str) -> str:
     digits = sum(ch.isdigit() for ch in raw)
     n = digits
