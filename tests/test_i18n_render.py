@@ -49,7 +49,7 @@ from bot.services.crews import Crew
 from bot.services.reports import Found, Period, Stats, Status
 from bot.telegram import admin_texts as at
 from bot.telegram import crew_texts as ct
-from bot.telegram import delivery, menus, texts
+from bot.telegram import menus, texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.admin import REQUEST
 from bot.telegram.callback import (
@@ -284,10 +284,10 @@ def _messages(_: Translator) -> Iterator[str]:
         *(texts.type_hint(_, step) for step in Step),
         texts.secret_stays_visible(_),
         texts.secret_not_deleted(_),
-        delivery.checking(_),
-        delivery.not_created(_),
-        delivery.not_found_yet(_),
-        delivery.never_created(_, str(SAMPLES["label"])),
+        texts.registration_checking(_),
+        texts.registration_not_created(_),
+        texts.registration_not_found_yet(_),
+        texts.registration_never_created(_, str(SAMPLES["label"])),
         texts.nothing_to_cancel(_),
         texts.internal_error(_),
         texts.use_buttons(_),

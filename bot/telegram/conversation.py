@@ -546,7 +546,7 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
     card_id = query.message.message_id if query.message is not None else None
 
     async def unconfirmed() -> None:
-        await edit(query, card + "\n\n" + delivery.checking(_))
+        await edit(query, card + "\n\n" + texts.registration_checking(_))
 
     outcome = await svc.registrar.register(
         draft.id,
@@ -573,7 +573,11 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
         if outcome.pending:
             text = texts.no_answer_pending(_)
         elif outcome.unconfirmed and outcome.checked:
-            text = delivery.not_created(_) if outcome.settled else delivery.not_found_yet(_)
+            text = (
+                texts.registration_not_created(_)
+                if outcome.settled
+                else texts.registration_not_found_yet(_)
+            )
         elif outcome.checked:
             text = texts.no_answer(_)
         else:

@@ -32,31 +32,6 @@ from bot.telegram.outbox import outbox_for
 log = logging.getLogger(__name__)
 
 
-def checking(_: Gettext) -> str:
-    return _("Navixy did not confirm the registration. Checking whether the tracker was created…")
-
-
-def not_created(_: Gettext) -> str:
-    return _(
-        "Navixy did not answer clearly, so I checked the account: the tracker is not there, "
-        "nothing was registered. Tap Retry to send the same registration again."
-    )
-
-
-def not_found_yet(_: Gettext) -> str:
-    return _(
-        "Navixy did not answer clearly, and the tracker is not in the account yet: Navixy may "
-        "still be creating it. Tap Retry in a minute: I check first and never create it twice."
-    )
-
-
-def never_created(_: Gettext, label: str) -> str:
-    return _(
-        "Navixy never confirmed the registration of “{label}”, and I checked the account: no "
-        "tracker was created. Register it again when you are ready (nothing will be doubled)."
-    ).format(label=escape(label))
-
-
 class DeliveryJournal(Protocol):
     """What delivering results needs of the registration journal (`bot.storage.journal`)."""
 
@@ -156,7 +131,7 @@ class ResultDelivery:
     async def tell_not_created(self, attempt: Attempt) -> None:
         """An attempt with an unknown outcome was settled in the background as not created:
         the installer, who saw no result (or cancelled meanwhile), is told (best effort)."""
-        text = never_created(self._gettext(attempt), attempt.label)
+        text = texts.registration_never_created(self._gettext(attempt), attempt.label)
         if attempt.chat_id < 0 and attempt.user_name:
             link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
             text = f"{link}, {text}"

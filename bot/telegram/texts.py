@@ -774,3 +774,35 @@ def button_type_instead(_: Gettext) -> str:
 
 def button_same_model(_: Gettext, title: str) -> str:
     return plain(_, _("Same as before: {title}"), title=title)
+
+
+# --- an unknown outcome of tracker/register (the journal and the account were checked) ----
+
+
+def registration_checking(_: Gettext) -> str:
+    return _("Navixy did not confirm the registration. Checking whether the tracker was created…")
+
+
+def registration_not_created(_: Gettext) -> str:
+    return _(
+        "Navixy did not answer clearly, so I checked the account: the tracker is not there, "
+        "nothing was registered. Tap Retry to send the same registration again."
+    )
+
+
+def registration_not_found_yet(_: Gettext) -> str:
+    return _(
+        "Navixy did not answer clearly, and the tracker is not in the account yet: Navixy may "
+        "still be creating it. Tap Retry in a minute: I check first and never create it twice."
+    )
+
+
+def registration_never_created(_: Gettext, label: str) -> str:
+    return _fmt(
+        _,
+        _(
+            "Navixy never confirmed the registration of “{label}”, and I checked the account: no "
+            "tracker was created. Register it again when you are ready (nothing will be doubled)."
+        ),
+        label=label,
+    )
