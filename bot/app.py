@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import warnings
@@ -12,6 +13,7 @@ from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -51,7 +53,7 @@ from bot.storage.model_cache import ModelCache
 from bot.storage.watches import WatchStore
 from bot.telegram import admin, crew, language, menus, texts
 from bot.telegram.common import Context, services
-from bot.telegram.context import BotContext, Services
+from bot.telegram.context import AnyApp, BotContext, Services
 from bot.telegram.conversation import build_conversation
 from bot.telegram.delivery import ResultDelivery
 from bot.telegram.misc import (
@@ -78,6 +80,9 @@ SANDBOX_KEY = "sandbox"
 HEALTH_KEY = "health"
 BACKGROUND_ERRORS_KEY = "background_errors"
 RESOLVE_EVERY_SECONDS = 60.0
+#: The command menus wait at most this long for a getUpdates without updates (PTB's long
+#: poll lasts 10 s when nobody writes).
+MENUS_AFTER = 15.0
 
 # The registration conversation has button steps; with per_message=False PTB warns that
 # buttons are tracked per chat and user, which is exactly what this bot wants.
@@ -241,7 +246,9 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
     app.job_queue.run_repeating(
         _refresh_catalog, interval=period, first=period, name="catalog-refresh"
     )
-    await _set_commands(app)
+    # The command menus are cosmetic: set once polling runs, not before it.
+    polling = settings.webhook_url is None
+    app.job_queue.run_once(_command_menus, when=0, data=polling, name="command-menus")
 
 
 def _build_watcher(
@@ -280,14 +287,33 @@ async def _watch_tick(context: Context) -> None:
         await services(context).watcher.tick()
 
 
-async def _set_commands(app: App) -> None:
-    """The command menu, in English by default and in every language with a catalog."""
+async def _command_menus(context: Context) -> None:
+    """Set the menus once a getUpdates comes back empty (at once in webhook mode): reading
+    every language's catalog takes CPU that neither the first poll nor the answers to the
+    first updates should wait for."""
+    polling = context.job.data if context.job is not None else False
+    if polling:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(BotContext.of(context).vitals.quiet.wait(), MENUS_AFTER)
+    await _set_commands(context.application)
+
+
+async def _set_commands(app: AnyApp) -> None:
+    """The command menu, in English by default and in every language with a catalog;
+    all the calls at once (each menu is its own language and scope)."""
+    calls = []
     for lang in [None, *(lang for lang in available_languages() if lang != "en")]:
         commands = [BotCommand(name, text) for name, text in texts.commands(gettext_for(lang))]
         code = telegram_language_code(lang) if lang else None
-        await app.bot.set_my_commands(commands, language_code=code)
-    for admin_id in admin.access_of(app).admin_ids():  # admins: their commands too
-        await menus.set_admin_menu(app.bot, admin_id)
+        calls.append(app.bot.set_my_commands(commands, language_code=code))
+        await asyncio.sleep(0)  # a catalog read is ~10 ms: let updates in between
+    # Admins: their commands too (set_admin_menu logs its own failures).
+    calls += [menus.set_admin_menu(app.bot, a) for a in BotContext.of(app).access.admin_ids()]
+    for outcome in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(outcome, TelegramError):
+            log.warning("command menu not set (the next start tries again): %s", outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def _refresh_catalog(context: Context) -> None:
@@ -444,12 +470,27 @@ def main(argv: list[str] | None = None) -> int:
         lock.release()
 
 
+async def _preflight(settings: Settings) -> tuple[str | None, list[startup.Finding]]:
+    """The database's check (exit 1) and the network checks, at once; a storage problem
+    cancels the network checks (it is the one line to show)."""
+    checks = asyncio.ensure_future(startup.check(settings))
+    try:
+        storage = await storage_problem(settings.database_path)
+        if storage is None:
+            return None, await checks
+        return storage, []
+    finally:
+        if not checks.done():
+            checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checks
+
+
 def _run(settings: Settings) -> int:
-    storage = asyncio.run(storage_problem(settings.database_path))
+    storage, findings = asyncio.run(_preflight(settings))
     if storage is not None:
         print(f"startup error: {storage}", file=sys.stderr)
         return 1
-    findings = asyncio.run(startup.check(settings))
     for finding in findings:
         if finding.exit_code:
             print(f"startup error: {finding.text}", file=sys.stderr)

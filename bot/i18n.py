@@ -128,13 +128,27 @@ _PLACEHOLDER_IN_CODE = re.compile(r"<code>\{\w+\}</code>|\{\w+\}")
 class Translator:
     """One language: messages, plural forms, number/date formatting and bidi isolation."""
 
-    __slots__ = ("_catalog", "language", "locale", "rtl")
+    __slots__ = ("_catalog", "_locale", "_rtl", "language")
 
     def __init__(self, language: str) -> None:
         self.language = resolve_language(language)
         self._catalog = translation(self.language)
-        self.locale = Locale.parse(self.language)
-        self.rtl = self.locale.character_order == "right-to-left"
+        self._locale: Locale | None = None
+        self._rtl: bool | None = None
+
+    @property
+    def locale(self) -> Locale:
+        """The language's CLDR data (about 1 MB, 4 MB for the first): read at first use, so
+        the command menus of every language (messages only) don't load it."""
+        if self._locale is None:
+            self._locale = Locale.parse(self.language)
+        return self._locale
+
+    @property
+    def rtl(self) -> bool:
+        if self._rtl is None:
+            self._rtl = self.locale.character_order == "right-to-left"
+        return self._rtl
 
     def __call__(self, message: str) -> str:
         return self._catalog.gettext(message)

@@ -85,6 +85,21 @@ async def running_bot(settings: Settings) -> AsyncIterator[App]:
             await app.post_shutdown(app)
 
 
+MENU_LANGUAGES = ("", "ar", "es", "pt", "ru", "tr")  # setMyCommands' codes ("": default)
+
+
+async def command_menus_set(tg: FakeTelegram, *, admin_ids: tuple[int, ...] = ()) -> None:
+    """Wait (bounded) until the bot has set its command menus (it does once polling runs):
+    the default one in every language, and the admins' own."""
+
+    def done() -> bool:
+        return all(tg.my_commands(language_code=code) for code in MENU_LANGUAGES) and all(
+            tg.my_commands("chat", code, chat_id=a) for a in admin_ids for code in MENU_LANGUAGES
+        )
+
+    await tg.wait_until(done, timeout=10, what="the command menus")
+
+
 async def catalog_ready(app: App) -> None:
     """Wait (bounded) until the model catalogue is loaded."""
     from bot.telegram.context import SERVICES_KEY

@@ -18,6 +18,7 @@ from tests.e2e import (
     PHONE_DE,
     Installer,
     catalog_ready,
+    command_menus_set,
     installer,
     make_settings,
     running_bot,
@@ -223,6 +224,7 @@ async def test_admins_get_their_command_menu_in_every_language(
     tg: FakeTelegram, sandbox: NavixySandbox, bot: App
 ) -> None:
     installer_menu = ["register", "cancel", "pending", "language", "help"]
+    await command_menus_set(tg, admin_ids=(ADMIN_ID,))
     assert tg.my_commands() == installer_menu
     admin_menu = tg.my_commands("chat", chat_id=ADMIN_ID)
     assert admin_menu[:5] == installer_menu

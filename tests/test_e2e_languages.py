@@ -22,7 +22,16 @@ from bot.sandbox import DeviceScript, NavixySandbox
 from bot.storage.db import Database
 from bot.storage.journal import RegistrationJournal
 from bot.telegram.context import SERVICES_KEY, Services
-from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer, installer, make_settings, running_bot
+from tests.e2e import (
+    ADMIN_ID,
+    IMEI,
+    PHONE_DE,
+    Installer,
+    command_menus_set,
+    installer,
+    make_settings,
+    running_bot,
+)
 from tests.e2e import catalog_ready as _catalog_ready
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import FakeClock
@@ -265,7 +274,11 @@ async def test_language_command_changes_the_language_and_it_is_kept(
         assert "Türkçe" in (done.text or "") and done.buttons() == []
         await me.send("/register", expect="Hangi cihaz?")
         # In a private chat the command menu follows the choice too.
-        scoped = [c for c in tg.calls("setMyCommands") if c.ok and "chat" in str(c.params)]
+        scoped = [
+            c
+            for c in tg.calls("setMyCommands")
+            if c.ok and (c.params.get("scope") or {}).get("chat_id") == me.chat.id
+        ]
         assert "Botun dilini değiştir" in str(scoped[-1].params)
     with sqlite3.connect(settings.database_path) as db:
         assert db.execute("SELECT chosen, telegram FROM user_languages").fetchall() == [
@@ -397,7 +410,9 @@ async def test_inline_search_and_command_menu_are_translated(tg: FakeTelegram, a
     await tg.inline_query(stranger, "fmb")
     answer = tg.last_inline_answer
     assert answer is not None and "Sin acceso" in str(answer["button"])
-    # setMyCommands per language; Telegram takes two-letter codes (pt, not pt_BR).
+    # setMyCommands per language, once polling runs; Telegram takes two-letter codes (pt,
+    # not pt_BR).
+    await command_menus_set(tg)
     assert tg.my_commands(language_code="pt") == tg.my_commands()
     menus = {
         c.params.get("language_code"): str(c.params["commands"])

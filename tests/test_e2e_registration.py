@@ -12,6 +12,7 @@ from tests.e2e import (
     IMEI,
     PLUGINS_NO_44,
     catalog_ready,
+    command_menus_set,
     installer,
     running_bot,
     to_summary,
@@ -47,6 +48,7 @@ async def test_full_registration_in_nine_inputs(
     tracker = next(iter(sandbox.trackers.values()))
     assert f"Tracker ID: {tracker.id}" in (done.text or "")
     assert tg.inputs[me.user.id] == 9
+    await command_menus_set(tg)
     assert tg.my_commands() == ["register", "cancel", "pending", "language", "help"]
     assert not tg.errors
 

@@ -17,9 +17,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberFormat
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
+
+# phonenumbers is imported at first use (the phone step), not with the bot: ~20 ms start-up.
 
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212./()\[\]]+")
 _NAVIXY_FORMAT = re.compile(r"[0-9]{8,20}")
@@ -63,6 +66,9 @@ def check_phone(raw: str) -> PhoneCheck:
         digits = text
     if not digits or not (digits.isascii() and digits.isdigit()):
         return PhoneCheck(None, PhoneProblem.NOT_A_NUMBER)
+    import phonenumbers
+    from phonenumbers import NumberParseException
+
     try:
         number = phonenumbers.parse("+" + digits, None)
     except NumberParseException:
@@ -78,6 +84,8 @@ def check_phone(raw: str) -> PhoneCheck:
 
 
 def _acceptable(number: PhoneNumber) -> bool:
+    import phonenumbers
+
     if phonenumbers.is_valid_number(number):
         return True
     if _has_validity_metadata(number.country_code or 0):
@@ -87,6 +95,9 @@ def _acceptable(number: PhoneNumber) -> bool:
 
 def _has_validity_metadata(country_code: int) -> bool:
     """Whether libphonenumber knows the country's number patterns (all did in 9.0.x)."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
     region = phonenumbers.region_code_for_country_code(country_code)
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
     return (
@@ -101,6 +112,9 @@ def format_phone(digits: str) -> str:
     digits = "".join(ch for ch in digits if ch.isdigit())
     if not digits:
         return ""
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat
+
     try:
         number = phonenumbers.parse("+" + digits, None)
     except NumberParseException:

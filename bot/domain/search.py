@@ -30,9 +30,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from bot.navixy.models import DeviceModel
 
 __all__ = ["ModelIndex", "SearchHit"]
@@ -168,6 +165,9 @@ def _word_options(word: str) -> list[str]:
         return [_RU_ALIAS[bare]]
     options: list[str] = []
     if len(bare) >= 5:
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         found = process.extractOne(
             bare, _RU_ALIAS_KEYS, scorer=OSA.normalized_similarity, score_cutoff=_VENDOR_CUTOFF
         )
@@ -281,6 +281,9 @@ class _KeySet:
                 pos = joined.find(q, pos + 1)
         # Typos (OSA: insert, delete, substitute or swap two neighbours).
         if n >= 4:
+            from rapidfuzz import process  # at first use: 3.5 MB the idle bot does without
+            from rapidfuzz.distance import OSA
+
             low = math.ceil(n * _FUZZY_CUTOFF)
             high = math.floor(n / _FUZZY_CUTOFF)
             for length in range(low, high + 1):
@@ -532,6 +535,9 @@ class ModelIndex:
     def _find_vendor(self, token: str) -> int | None:
         vid = self._vendor_lookup.get(token)
         if vid is None and len(token) >= 5 and self._vendor_key_list:
+            from rapidfuzz import process
+            from rapidfuzz.distance import OSA
+
             found = process.extractOne(
                 token,
                 self._vendor_key_list,

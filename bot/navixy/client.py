@@ -39,6 +39,7 @@ from bot.navixy.models import (
     TrackerGroup,
     TrackerState,
 )
+from bot.tls import client_context
 
 __all__ = ["MAX_STATES", "NavixyClient", "StatesSnapshot"]
 
@@ -158,6 +159,7 @@ class NavixyClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "installer-bot"},
+            verify=client_context(),
         )
 
     async def __aenter__(self) -> Self:

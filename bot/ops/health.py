@@ -4,6 +4,7 @@ Telegram and Navixy last answered, whether the event loop beats, the readiness c
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from typing import Any
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.ops.metrics import Metrics
+from bot.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ class Vitals:
     polled_ok: float | None = None
     navixy_ok: float | None = None
     beat: float = field(default_factory=time.monotonic)
+    #: Set when a getUpdates first comes back empty: polling runs and no update waits
+    #: (cosmetic start-up work waits for this, not to delay the first poll or answers).
+    quiet: asyncio.Event = field(default_factory=asyncio.Event)
 
     def telegram_answered(self) -> None:
         self.telegram_ok = time.monotonic()
@@ -70,6 +75,8 @@ class ObservedRequest(HTTPXRequest):
     """PTB's HTTPX request, counting every Bot API call and noting when Telegram answered."""
 
     def __init__(self, vitals: Vitals, **kwargs: Any) -> None:
+        # One TLS context for the process (bot/tls.py): not a CA bundle load per client.
+        kwargs["httpx_kwargs"] = {"verify": client_context(), **kwargs.get("httpx_kwargs", {})}
         super().__init__(**kwargs)
         self._vitals = vitals
 
@@ -102,7 +109,20 @@ class ObservedRequest(HTTPXRequest):
             self._vitals.telegram_answered()
         if code == 200 and name == "getUpdates":
             self._vitals.polled_ok = time.monotonic()
+            if not self._vitals.quiet.is_set() and _no_updates(payload):
+                self._vitals.quiet.set()
         return code, payload
+
+
+def _no_updates(payload: bytes) -> bool:
+    """Is this getUpdates answer an empty list? (Small answers only: a list of updates is
+    never parsed twice.)"""
+    if len(payload) > 64:
+        return False
+    try:
+        return bool(json.loads(payload).get("result") == [])
+    except (ValueError, AttributeError):
+        return False
 
 
 @dataclass

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TimedOut
+from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.navixy.client import NavixyClient
 from bot.navixy.codes import NavixyCode
 from bot.navixy.errors import NavixyError, NavixyUnavailable
+from bot.tls import client_context
 
 log = logging.getLogger("bot.startup")
 
@@ -40,25 +44,35 @@ PRIVACY_ON = (
 
 
 async def check(settings: Settings) -> list[Finding]:
+    """Telegram's and Navixy's checks run at once (start-up waits for the slower one only);
+    Navixy's findings count only when Telegram's passed, as if run one after the other."""
     found: list[Finding] = []
     if not settings.admin_ids and not settings.installer_ids:
         found.append(Finding(logging.WARNING, NO_USERS))
-    telegram = await _check_telegram(settings)
-    found += telegram
-    if any(f.exit_code for f in telegram):
-        return found
-    if not settings.use_sandbox:
-        found += await _check_navixy(settings)
+    navixy = None if settings.use_sandbox else asyncio.ensure_future(_check_navixy(settings))
+    try:
+        telegram = await _check_telegram(settings)
+        found += telegram
+        if navixy is not None and not any(f.exit_code for f in telegram):
+            found += await navixy
+    finally:
+        if navixy is not None and not navixy.done():
+            navixy.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await navixy
     return found
 
 
 async def _check_telegram(settings: Settings) -> list[Finding]:
     """One getMe, so a wrong token or URL is one clear line, not a traceback."""
     api = settings.telegram_api_url
+    tls = {"verify": client_context()}  # one TLS context for the process (bot/tls.py)
     bot: Bot = Bot(
         settings.bot_token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(httpx_kwargs=tls),
+        get_updates_request=HTTPXRequest(httpx_kwargs=tls),
     )
     try:
         async with bot:  # initialize() calls getMe

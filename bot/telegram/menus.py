@@ -4,6 +4,7 @@ commands too. Menus are cosmetic: every handler authorises on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
@@ -40,13 +41,18 @@ def _languages() -> list[str | None]:
 async def set_admin_menu(bot: Bot, admin_id: int) -> None:
     """The admin commands in the admin's private chat, in every catalog language."""
     scope = BotCommandScopeChat(admin_id)
-    try:
-        for lang in _languages():
-            commands = [BotCommand(n, d) for n, d in admin_commands(gettext_for(lang))]
-            code = telegram_language_code(lang) if lang else None
-            await bot.set_my_commands(commands, scope=scope, language_code=code)
-    except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
-        log.info("admin menu for %d not set: %s", admin_id, exc)
+    calls = []
+    for lang in _languages():  # one menu per language: all the calls at once
+        commands = [BotCommand(n, d) for n, d in admin_commands(gettext_for(lang))]
+        code = telegram_language_code(lang) if lang else None
+        calls.append(bot.set_my_commands(commands, scope=scope, language_code=code))
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, TelegramError):
+            raise outcome
+    failed = [o for o in outcomes if isinstance(o, TelegramError)]
+    if failed:  # e.g. an admin who never opened a chat with the bot
+        log.info("admin menu for %d not set: %s", admin_id, failed[0])
 
 
 async def drop_admin_menu(bot: Bot, user_id: int) -> None:
