@@ -1,5 +1,32 @@
+"""`python -m bot`: the bot (`bot.app.main`), or `python -m bot backup ...`.
+
+PTB imports its webhook server (tornado: ~20 ms and 3 MB) whenever tornado is installed;
+a bot that polls never uses it, so in polling mode tornado is kept out before PTB loads.
+"""
+
+from __future__ import annotations
+
 import sys
 
-from bot.app import main
 
-sys.exit(main())
+def _polling() -> bool:
+    from bot.config import SettingsError, load_settings
+
+    try:
+        return not load_settings().uses_webhook
+    except SettingsError:
+        return False  # main() reports the problems
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["backup"] and "telegram.ext" not in sys.modules and _polling():
+        # A None entry makes `import tornado` fail: PTB then marks webhooks unavailable.
+        sys.modules.setdefault("tornado", None)  # type: ignore[arg-type]
+    from bot.app import main
+
+    return main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -247,7 +247,7 @@ async def _start_services(app: App, settings: Settings, db: Database) -> None:
         _refresh_catalog, interval=period, first=period, name="catalog-refresh"
     )
     # The command menus are cosmetic: set once polling runs, not before it.
-    polling = settings.webhook_url is None
+    polling = not settings.uses_webhook
     app.job_queue.run_once(_command_menus, when=0, data=polling, name="command-menus")
 
 
@@ -501,7 +501,8 @@ def _run(settings: Settings) -> int:
         return failed[0]
     app = build_application(settings)
     log.info("starting; database %s", settings.database_path)
-    if settings.webhook_url is not None and settings.webhook_secret is not None:
+    if settings.uses_webhook:
+        assert settings.webhook_url is not None and settings.webhook_secret is not None
         log.info("webhook mode: Telegram posts to %s", settings.webhook_url)
         app.run_webhook(
             listen=settings.webhook_listen,

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     def use_sandbox(self) -> bool:
         return self.navixy_api_url == SANDBOX
 
+    @property
+    def uses_webhook(self) -> bool:
+        """Telegram posts updates to WEBHOOK_URL (which requires WEBHOOK_SECRET); else polling."""
+        return self.webhook_url is not None and self.webhook_secret is not None
+
     def role_of(self, user_id: int) -> str | None:
         """'admin', 'installer' or None (not allowed to register)."""
         if user_id in self.admin_ids:
