@@ -18,11 +18,16 @@ def _polling() -> bool:
         return False  # main() reports the problems
 
 
-def run(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+def prepare(args: list[str]) -> None:
+    """Before anything imports PTB: keep tornado out unless the bot runs a webhook."""
     if args[:1] != ["backup"] and "telegram.ext" not in sys.modules and _polling():
         # A None entry makes `import tornado` fail: PTB then marks webhooks unavailable.
         sys.modules.setdefault("tornado", None)  # type: ignore[arg-type]
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    prepare(args)
     from bot.app import main
 
     return main(args)
