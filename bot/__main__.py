@@ -28,6 +28,12 @@ def prepare(args: list[str]) -> None:
 def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     prepare(args)
+    if args[:1] != ["backup"]:
+        import httpx  # noqa: F401  (imported by PTB anyway; the TLS thread needs it whole)
+
+        from bot.tls import build_in_background
+
+        build_in_background()  # the CA bundle loads while the rest of the bot imports
     from bot.app import main
 
     return main(args)

@@ -6,16 +6,37 @@ Navixy client, PTB's two request objects, the Navixy client). The context is the
 builds by default (certifi's bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR`). Every client
 speaks HTTP/1.1, so the ALPN list httpcore sets on the context per connection is the same
 for all of them.
+
+`python -m bot` starts building it in a thread before importing the rest of the bot:
+OpenSSL reads the bundle without holding the GIL, so it costs start-up nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ssl
-from functools import cache
+import threading
+
+_lock = threading.Lock()
+_context: ssl.SSLContext | None = None
 
 
-@cache
 def client_context() -> ssl.SSLContext:
-    import httpx
+    global _context
+    with _lock:
+        if _context is None:
+            import httpx
 
-    return httpx.create_ssl_context()
+            _context = httpx.create_ssl_context()
+        return _context
+
+
+def build_in_background() -> None:
+    """Start building the context off the main thread (a failure is raised, one clear
+    line, when a client first asks for it)."""
+
+    def build() -> None:
+        with contextlib.suppress(Exception):
+            client_context()
+
+    threading.Thread(target=build, name="tls-context", daemon=True).start()
