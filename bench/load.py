@@ -16,6 +16,10 @@ Start-up and idle memory: the bot (and the echo bot) started as `python -m bot` 
 a child process, against a fake Telegram in this process: seconds from spawning it to its
 first getUpdates, and its RSS then and after 2 s idle. The bot's modules are compiled to
 bytecode first, as in the image.
+
+`--replies K,...`: K users each sending `/start` (the bot) or a word (the echo bot), the
+per-reply CPU of the issue's target. `BENCH_PROFILE=/tmp/prof` writes a cProfile of the bot's
+thread per scenario (`/tmp/prof.<pid>`; wall-clock, so GIL waits show too).
 """
 
 from __future__ import annotations
@@ -85,8 +89,19 @@ class _Bot:
         self.thread = threading.Thread(target=self._run, name="bot", daemon=True)
 
     def _run(self) -> None:
+        profile_to = os.environ.get("BENCH_PROFILE")
         try:
-            asyncio.run(self._main())
+            if profile_to:
+                import cProfile
+
+                cProfile.runctx(
+                    "asyncio.run(self._main())",
+                    globals(),
+                    {"self": self},
+                    f"{profile_to}.{os.getpid()}",
+                )
+            else:
+                asyncio.run(self._main())
         except BaseException as exc:  # report to the main thread
             self.error = exc
             self.ready.set()
@@ -241,6 +256,22 @@ async def _echo_round(
         timer.steps[step].append(took)
 
 
+async def _start_round(
+    tg: Any, user: Any, chat: Any, n: int, timer: _Timer, bound: float, think: float
+) -> None:
+    """Nine `/start`s (the reply every user gets), timed like the echo bot's nine messages."""
+    for step in STEPS:
+        await _think(think)
+        try:
+            took = await _act_and_wait(
+                tg, chat, functools.partial(tg.send_text, user, chat, "/start"), "Hi!", bound
+            )
+        except AssertionError:
+            timer.failures[step] += 1
+            return
+        timer.steps[step].append(took)
+
+
 def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
     """N silent trackers in the stand-in and N status messages in the fake (main thread);
     the watches to store in the bot's database."""
@@ -373,7 +404,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
         chats = [tg.private_chat(u) for u in users]
         ours = {c.id for c in chats}
         victim_task = None
-        if spec["flood"] and kind != "echo":
+        if spec["flood"] and kind != "echo" and spec.get("flow") != "replies":
             victim = tg.user(VICTIM_ID, "Victim")
             victim_chat = tg.private_chat(victim)
             proxy.inject(
@@ -397,6 +428,8 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
         main0 = time.thread_time()
         t0 = time.perf_counter()
         flow = _echo_round if kind == "echo" else _registration
+        if kind != "echo" and spec.get("flow") == "replies":
+            flow = _start_round
 
         async def one(i: int) -> None:
             for r in range(rounds):
@@ -649,6 +682,20 @@ def _print_tables(echo: dict[str, Any], runs: list[dict[str, Any]], idle: dict[s
     _print_idle(idle)
 
 
+def _print_replies(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    print("\n### Replies: /start (bot) vs a word (echo bot), each user 9 x rounds\n")
+    print("| K | replies | latency p50 / p99 ms echo | bot | CPU per reply ms echo | bot | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for echo, bot in pairs:
+        e_cpu = echo["bot_cpu"] / max(1, echo["updates"])
+        b_cpu = bot["bot_cpu"] / max(1, bot["updates"])
+        print(
+            f"| {bot['k']} | {bot['updates']} | {_ms(echo['all'][0])} / {_ms(echo['all'][1])} | "
+            f"{_ms(bot['all'][0])} / {_ms(bot['all'][1])} | {e_cpu * 1000:.2f} | "
+            f"{b_cpu * 1000:.2f} | {_ratio(b_cpu, e_cpu)} |"
+        )
+
+
 def _print_idle(idle: dict[str, Any]) -> None:
     print("\n### Idle: start-up and memory (own process, fake Telegram outside it)\n")
     print("| metric | echo | bot | ratio |")
@@ -684,6 +731,12 @@ def main(argv: list[str] | None = None) -> int:
         "--idle-only", action="store_true", help="only the start-up and idle memory probe"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="bound of one step, s")
+    parser.add_argument(
+        "--replies",
+        default="",
+        help="instead: K users (comma-separated) sending /start (bot) or a word (echo), "
+        "9 x --rounds each; CPU per reply",
+    )
     args = parser.parse_args(args_list)
     import tempfile
 
@@ -700,6 +753,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.idle_only:
             idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
             _print_idle(idle)
+            return 0
+        if args.replies:
+            pairs = []
+            for k in (int(x) for x in args.replies.split(",")):
+                print(f"running replies K={k} ...", file=sys.stderr)
+                spec = {**base, "k": k, "n": 0, "flow": "replies"}
+                pairs.append(
+                    (_run_child({**spec, "kind": "echo"}), _run_child(spec | {"kind": "bot"}))
+                )
+            _print_replies(pairs)
             return 0
         echo = _run_child({**base, "kind": "echo", "k": max(ks), "n": 0})
         runs = []

@@ -50,6 +50,9 @@ def test_long_text_is_clipped_at_4096_visible_characters() -> None:
     emoji = "😀" * 3000
     assert utf16_len(shown(fit_html(emoji))) <= MAX_TEXT
     assert plain_text("<b>" + "y" * 5000 + "</b>").endswith("…")
+    # A run of plain text is cut inside, and the open tag still closed after the ellipsis.
+    assert fit_html("<b>" + "x" * 5000 + "</b>") == "<b>" + "x" * (MAX_TEXT - 1) + "…</b>"
+    assert fit_html("ab😀cd", limit=4) == "ab…"  # the emoji (2 units) would not fit whole
 
 
 PIECES = [
