@@ -547,7 +547,11 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
     user = update.effective_user
     card_id = query.message.message_id if query.message is not None else None
 
+    checking = False
+
     async def unconfirmed() -> None:
+        nonlocal checking
+        checking = True
         await edit(query, card + "\n\n" + texts.registration_checking(_))
 
     registering = asyncio.ensure_future(
@@ -566,7 +570,8 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
         # Navixy usually answers at once: the card is then edited once, into the result.
         outcome = await asyncio.wait_for(asyncio.shield(registering), PROGRESS_AFTER)
     except TimeoutError:
-        await edit(query, card + "\n\n" + texts.registering(_))
+        if not checking:  # "checking" says more than "Registering…"
+            await edit(query, card + "\n\n" + texts.registering(_))
         outcome = await registering
     except asyncio.CancelledError:
         registering.cancel()  # as if awaited directly (shutting down)
