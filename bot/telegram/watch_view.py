@@ -5,9 +5,8 @@ message per device, edited in place; new messages only for the map pin, the "onl
 card, the options at the activation deadline and the final note). The status message is
 the registration's result card itself ("✅ Registered", the tracker ID, label, model and
 device ID on top, then the device's state and the watch's buttons): the Register tap
-ends in one message, edited once. It implements the
-watcher's `WatchView` protocol. The handlers (buttons, location, /pending, the APN entry)
-are in `bot/telegram/watch.py`.
+ends in one message, edited once. It implements the watcher's `WatchView` protocol. The
+handlers (buttons, location, /pending, the APN entry) are in `bot/telegram/watch.py`.
 """
 
 from __future__ import annotations
