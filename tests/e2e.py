@@ -161,23 +161,48 @@ class Installer:
         new_message: bool = True,
         timeout: float | None = None,
     ) -> BotMessage:
-        """Tap a button (on the given message or the latest one that has it)."""
+        """Tap a button (on the given message or the latest one that has it).
+
+        `new_message`: the answer is a new message, or the tapped message edited into it
+        (after a tap the bot turns the tapped question into the next one where it can);
+        else only an edit of the tapped message counts.
+        """
         target = on or self._with_button(button_text)
         after = self._last_id()
         await self.tg.press_button(self.user, self.chat, target.message_id, button_text)
         if new_message:
-            return await self.tg.wait_for_message(
-                self.chat,
-                self._reply_to_me(expect),
-                after=after,
-                timeout=timeout or self.timeout,
-            )
+            return await self._answer(target.message_id, after, expect, timeout or self.timeout)
         return await self.tg.wait_for_edit(
             self.chat,
             target.message_id,
             (lambda m: expect in (m.text or "")) if expect else None,
             timeout=timeout or self.timeout,
         )
+
+    async def _answer(
+        self, tapped: int, after: int, expect: str | None, timeout: float
+    ) -> BotMessage:
+        """The first new message after `after`, or edit of message `tapped` (since the
+        tap), that answers me and shows `expect`."""
+        edits = next(m.edits for m in self.tg.messages(self.chat) if m.message_id == tapped)
+        matches = self._reply_to_me(expect) or (lambda m: True)
+
+        def found() -> BotMessage | None:
+            for m in self.tg.messages(self.chat):
+                fresh = m.message_id > after or (m.message_id == tapped and m.edits > edits)
+                if fresh and matches(m):
+                    return m
+            return None
+
+        message = await self.tg.wait_until(found, timeout=timeout, what=f"an answer {expect!r}")
+        # Move the fake's cursors past it, as wait_for_message / wait_for_edit would.
+        if message.message_id > after:
+            await self.tg.wait_for_message(
+                self.chat, lambda m: m.message_id == message.message_id, after=after
+            )
+        else:
+            await self.tg.wait_for_edit(self.chat, tapped, lambda m: m.edits >= message.edits)
+        return message
 
     def _reply_to_me(self, expect: str | None) -> Callable[[BotMessage], bool] | None:
         """A new message for me: containing `expect`; in a group, also mentioning me (the

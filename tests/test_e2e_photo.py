@@ -124,7 +124,8 @@ async def test_photo_first_id_that_does_not_fit_the_model_is_said_before_the_id_
     question = await inst.tap("CalAmp LMU-2630", expect="Send the MEID")
     text = question.text or ""
     sentence = f"The ID {IMEI} is not valid for CalAmp LMU-2630; send the right one."
-    assert text.startswith(sentence)
+    # The models list became the model chosen, the note, then the question (one edit).
+    assert text.startswith(f"Model: CalAmp LMU-2630\n\n{sentence}")
     assert text.index(sentence) < text.index("Send the MEID: 14 hexadecimal characters")
     # The ID was dropped: the MEID typed now is taken, and the next question comes.
     await inst.send("A1000012345678", expect="Phone number")

@@ -44,7 +44,8 @@ from tests.helpers import FakeClock
 pytestmark = pytest.mark.e2e
 
 MIN = 60.0
-HEADING = "📡"
+#: The status message's heading: the registration's result (the card becomes it).
+HEADING = "Tracker ID:"
 DEVICE_AT = (52.5200, 13.4050)
 
 
@@ -94,16 +95,23 @@ async def tick(app: App, clock: FakeClock, seconds: float = 0.0) -> None:
 
 
 async def register_and_watch(me: Installer) -> BotMessage:
-    """Register the FMB140 through the chat; returns the watch's status message."""
+    """Register the FMB140 through the chat; returns the watch's status message: the card,
+    edited once into the result and the wait (no second message)."""
     card = await to_summary(me)
-    await register(me, card)
-    return await me.tg.wait_for_message(
-        me.chat, lambda m: HEADING in (m.text or ""), after=card.message_id
-    )
+    status = await register(me, card, expect="Waiting for the first connection")
+    assert status.message_id == card.message_id
+    assert len(edits_of(me.tg, card.message_id)) == 2  # the group tap, then Register
+    return status
 
 
 def status_sends(tg: FakeTelegram) -> list[Any]:
+    """Status messages sent as new messages (a registration's card is edited into one)."""
     return [c for c in tg.calls("sendMessage") if c.ok and HEADING in str(c.params.get("text", ""))]
+
+
+def status_messages(tg: FakeTelegram, me: Installer) -> list[int]:
+    """The messages in the chat showing a watch's status."""
+    return [m.message_id for m in tg.messages(me.chat) if HEADING in (m.text or "")]
 
 
 def edits_of(tg: FakeTelegram, message_id: int) -> list[Any]:
@@ -132,8 +140,9 @@ async def test_online_path_pin_once_status_edited_and_guided_checks(
     assert "Waiting for the first connection: 0 min" in (status.text or "")
     assert status.button_texts() == ["🔄 Check now", "✖ Stop watching"]
 
+    shown = len(edits_of(tg, status.message_id))
     await tick(app, clock)  # just registered: nothing changed, no edit
-    assert edits_of(tg, status.message_id) == []
+    assert len(edits_of(tg, status.message_id)) == shown
     await tick(app, clock, 30)
     await tick(app, clock, 31)  # online at 60 s
     online = current(tg, me, status.message_id)
@@ -192,9 +201,10 @@ async def test_online_path_pin_once_status_edited_and_guided_checks(
     (tracker,) = sandbox.trackers.values()
     done = await watcher(app).get(tracker.id)
     assert done is not None and done.status is Phase.DONE
-    # One status message, kept current by edits: never re-sent.
-    assert len(status_sends(tg)) == 1
-    assert len(edits_of(tg, status.message_id)) >= 4
+    # One status message (the result card), kept current by edits: never re-sent.
+    assert status_sends(tg) == []
+    assert status_messages(tg, me) == [status.message_id]
+    assert len(edits_of(tg, status.message_id)) >= 6
     assert len(tg.calls("sendLocation")) == 1
     assert not tg.errors
     assert sandbox.calls_to("tracker/register_retry") == []
@@ -232,7 +242,7 @@ async def test_never_online_until_a_retry_from_the_chat(
     await tick(app, clock, 31)
     assert "🟢 Online" in (current(tg, me, status.message_id).text or "")
     assert len(tg.calls("sendLocation")) == 1
-    assert len(status_sends(tg)) == 1
+    assert status_sends(tg) == [] and status_messages(tg, me) == [status.message_id]
     assert not tg.errors
 
 
@@ -399,7 +409,7 @@ async def test_restart_while_watching_resumes_and_completes(
         (tracker,) = sandbox.trackers.values()
         watch = await watcher(second).get(tracker.id)
         assert watch is not None and watch.status is Phase.DONE
-    assert len(status_sends(tg)) == 1
+    assert status_sends(tg) == [] and status_messages(tg, me) == [status.message_id]
     assert not tg.errors
 
 
@@ -536,7 +546,7 @@ async def test_the_real_job_polls_with_short_intervals(tg: FakeTelegram, tmp_pat
                 me.chat, status.message_id, lambda m: "🟢 Online" in (m.text or ""), timeout=10
             )
             await asyncio.sleep(0)
-        assert len(status_sends(tg)) == 1
+        assert status_sends(tg) == [] and status_messages(tg, me) == [status.message_id]
 
 
 # --- who may press the watch's buttons ----------------------------------------------------------

@@ -58,7 +58,10 @@ STARTING_WAIT = 10.0
 class WatchView(Protocol):
     """How the watcher talks to the installer (implemented in bot/telegram/watch_view.py)."""
 
-    async def post_status(self, watch: Watch, now: float) -> int | None: ...
+    async def post_status(self, watch: Watch, now: float, into: int | None = None) -> int | None:
+        """Show the status message: edit message `into` (the result card) into it, else
+        (or when that fails) send it; its message id, or None when neither worked."""
+        ...
 
     async def update_status(self, watch: Watch, now: float) -> None: ...
 
@@ -174,44 +177,54 @@ class Watcher:
         model_title: str | None = None,
         device_id: str | None = None,
         manual_config: bool = False,
+        into: int | None = None,
     ) -> Watch:
         """Post the status message and store the watch.
 
-        A tracker already being watched keeps its watch and status message (a
-        registration recovered at start-up, then confirmed again on the old card).
+        `into`: the message to turn into the status message (the registration's result
+        card: one message instead of two), else a new one. A tracker already being watched
+        keeps its watch and status message (a registration recovered at start-up, then
+        confirmed again on the old card); one whose status message never got through
+        gets it now. `status_message_id` stays None when it could not be shown.
         """
         existing = await self._store.get(tracker_id)
         if existing is not None and existing.status.active:
+            if existing.status_message_id is None and tracker_id not in self._starting:
+                await self._post_status(existing, into, store=False)
             return existing
-        now = self.clock()
         watch = Watch(
             tracker_id=tracker_id,
             chat_id=chat_id,
             user_id=user_id,
             label=label,
             model=model,
-            started_at=now,
+            started_at=self.clock(),
             user_name=user_name,
             lang=lang,
             model_title=model_title,
             device_id=device_id,
             manual_config=manual_config,
         )
+        await self._post_status(watch, into, store=True)
+        log.info("watching tracker %d (chat %d)", tracker_id, chat_id)
+        return watch
+
+    async def _post_status(self, watch: Watch, into: int | None, *, store: bool) -> None:
+        tracker_id = watch.tracker_id
         started = self._starting[tracker_id] = asyncio.Event()
         try:
-            async with self._lock:
-                await self._store.put(watch)
+            if store:
+                async with self._lock:
+                    await self._store.put(watch)
             # Sent without the lock (no one waits for a send under it); ticks and actions
             # wait for the message id outside the lock (`_started`).
-            watch.status_message_id = await self.view.post_status(watch, now)
+            watch.status_message_id = await self.view.post_status(watch, self.clock(), into)
             if watch.status_message_id is not None:
                 await self._store.set_status_message(watch)
         finally:
             started.set()
             if self._starting.get(tracker_id) is started:
                 del self._starting[tracker_id]
-        log.info("watching tracker %d (chat %d)", tracker_id, chat_id)
-        return watch
 
     # --- the shared poller -----------------------------------------------------------------
 

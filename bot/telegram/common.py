@@ -353,19 +353,21 @@ def chosen_button(query: CallbackQuery) -> str | None:
     )
 
 
-async def close_keyboard(query: CallbackQuery) -> None:
-    """Keep the question, drop its buttons and show which one was chosen.
+def tapped_choice(query: CallbackQuery) -> str | None:
+    """The tapped question with which button was chosen ("<question>\n\n✅ <button>"), as
+    HTML; None when the message is not at hand or has no buttons any more.
 
-    Old buttons left on a question invite a second, confusing tap.
+    What a tapped question keeps once answered (`questions.show_question` edits it into
+    this and the next question): the visible history of the chat.
     """
     message = query.message
     if not isinstance(message, Message) or message.reply_markup is None:
-        return
+        return None
     chosen = chosen_button(query)
     text = message.text_html or ""
     if chosen:
         text += f"\n\n✅ {escape(chosen)}"
-    await edit(query, text)
+    return text
 
 
 async def forget_secret_message(update: Update) -> bool:

@@ -7,6 +7,7 @@ the next question, which always comes from `Draft.next_step()`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -30,7 +31,7 @@ from bot.domain.plugins import choose_plugin, requires_activation_code
 from bot.navixy.errors import NavixyError
 from bot.services.catalog import CatalogUnavailable
 from bot.services.registrar import NoAnswer, Registered, Rejected
-from bot.telegram import admin, crew, delivery, group_chat, texts
+from bot.telegram import admin, crew, delivery, texts
 from bot.telegram.callback import DraftButton, StartButton
 from bot.telegram.common import (
     ADDRESSED,
@@ -43,7 +44,6 @@ from bot.telegram.common import (
     answer,
     can_delete_messages,
     chosen_button,
-    close_keyboard,
     commit_state,
     drop_draft,
     edit,
@@ -53,6 +53,7 @@ from bot.telegram.common import (
     save_draft,
     say,
     services,
+    tapped_choice,
     tr,
 )
 from bot.telegram.photos import on_candidate, on_device_photo, start_from_photo
@@ -74,6 +75,9 @@ log = logging.getLogger(__name__)
 EDIT = "edit"  # state: picking the field to change on the summary card
 MAX_MATCHES = 8
 INLINE_PICK = re.compile(r"\[([A-Za-z0-9_.\-]{1,64})\]\s*$")
+#: Seconds Register waits for Navixy before the card says "Registering…" (a quick answer
+#: edits the card once, into the result: one Bot API call).
+PROGRESS_AFTER = 1.0
 #: States answered with buttons: anything typed or sent there gets "use the buttons".
 BUTTON_STEPS = frozenset({Step.GROUP, Step.SUMMARY})
 
@@ -221,7 +225,6 @@ async def on_model_button(update: Update, context: Context, draft: Draft) -> Sta
 @needs_draft
 async def on_mobile_button(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
-    await close_keyboard(update.callback_query)
     return await _pick_model(update, context, draft, MOBILE_APP_CODE)
 
 
@@ -248,8 +251,8 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
     if model is None:
         await say(update, context, texts.model_unknown(_))
         return None
-    if update.callback_query is not None and not group_chat.spare_cosmetic_edit(update):
-        await edit(update.callback_query, texts.model_chosen(_, model.title))
+    # A tap: the list turns into the model chosen and the next question (one edit).
+    tapped = texts.model_chosen(_, model.title) if update.callback_query is not None else None
     try:
         plugins = await svc.catalog.plugins()
     except NavixyError:
@@ -273,7 +276,7 @@ async def _pick_model(update: Update, context: Context, draft: Draft, code: str)
         # may not fit this model: say so before the ID question rather than drop it silently.
         note = texts.device_id_not_for_model(_, draft.device_id, model.title)
         draft.device_id = None
-    return await advance(update, context, draft, note)
+    return await advance(update, context, draft, note, tapped=tapped)
 
 
 @needs_draft
@@ -324,19 +327,18 @@ async def on_phone(update: Update, context: Context, draft: Draft) -> State | No
 @needs_draft
 async def on_apn_use(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
-    if not group_chat.spare_cosmetic_edit(update):
-        await close_keyboard(update.callback_query)
+    tapped = tapped_choice(update.callback_query)
     if not draft.use_apn_offer():
         draft.clear_apn(manual=True)
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, tapped=tapped)
 
 
 @needs_draft
 async def on_apn_other(update: Update, context: Context, draft: Draft) -> State | None:
     assert update.callback_query is not None
-    await close_keyboard(update.callback_query)
+    tapped = tapped_choice(update.callback_query)
     draft.clear_apn(manual=True)
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, tapped=tapped)
 
 
 SKIP_TEXT = "-"
@@ -360,9 +362,10 @@ async def _on_field(
     *,
     secret: bool = False,
 ) -> State | None:
+    tapped = None
     if update.callback_query is not None or _typed_skip(update, step):  # Skip
         if update.callback_query is not None:
-            await close_keyboard(update.callback_query)
+            tapped = tapped_choice(update.callback_query)
         value: str | None = ""
     else:
         if secret:
@@ -378,7 +381,7 @@ async def _on_field(
     if step is Step.APN_NAME:
         draft.apn_manual = True
     setattr(draft, attr, value)
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, tapped=tapped)
 
 
 @needs_draft
@@ -432,10 +435,10 @@ async def on_notify_email(update: Update, context: Context, draft: Draft) -> Sta
 @needs_draft
 async def on_notify_phone(update: Update, context: Context, draft: Draft) -> State | None:
     if update.callback_query is not None or _typed_skip(update, Step.NOTIFY_PHONE):
-        if update.callback_query is not None:
-            await close_keyboard(update.callback_query)
+        query = update.callback_query
+        tapped = tapped_choice(query) if query is not None else None
         draft.notification_phone = ""
-        return await advance(update, context, draft)
+        return await advance(update, context, draft, tapped=tapped)
     check = _phone_check(update)
     if check.value is None:
         assert check.problem is not None
@@ -461,10 +464,9 @@ async def on_group(update: Update, context: Context, draft: Draft) -> State | No
             except NavixyError:
                 groups = []
             title = next((g.title for g in groups if g.id == group_id), str(group_id))
-    if not group_chat.spare_cosmetic_edit(update):  # in a group the card replaces it
-        await close_keyboard(query)
+    tapped = tapped_choice(query)
     draft.group_id, draft.group_title = group_id, title
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, tapped=tapped)
 
 
 async def on_photo_elsewhere(update: Update, context: Context) -> State | None:
@@ -525,9 +527,10 @@ async def on_edit_field(update: Update, context: Context, draft: Draft) -> State
         return None
     if step not in draft.editable_steps():
         return None  # not a button the bot made (the data is the client's to send)
-    await edit(query, texts.summary(tr(update), draft))
+    # The card (as it was, without buttons) and the field's question, in one edit.
+    tapped = texts.summary(tr(update), draft)
     draft.forget(step)
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, tapped=tapped)
 
 
 @needs_draft
@@ -540,24 +543,39 @@ async def on_register(update: Update, context: Context, draft: Draft) -> State |
     if not await admin.within_limit(update, context):  # at most N an hour per installer
         return Step.SUMMARY
     card = texts.summary(_, draft)
-    await edit(query, card + "\n\n" + texts.registering(_))
     svc = services(context)
     user = update.effective_user
     card_id = query.message.message_id if query.message is not None else None
 
+    checking = False
+
     async def unconfirmed() -> None:
+        nonlocal checking
+        checking = True
         await edit(query, card + "\n\n" + texts.registration_checking(_))
 
-    outcome = await svc.registrar.register(
-        draft.id,
-        draft.to_request(),
-        user_id=draft.user_id,
-        chat_id=draft.chat_id,
-        card_message_id=card_id,
-        lang=user.language_code if user else None,
-        user_name=user.first_name if user else "",
-        on_unconfirmed=unconfirmed,
+    registering = asyncio.ensure_future(
+        svc.registrar.register(
+            draft.id,
+            draft.to_request(),
+            user_id=draft.user_id,
+            chat_id=draft.chat_id,
+            card_message_id=card_id,
+            lang=user.language_code if user else None,
+            user_name=user.first_name if user else "",
+            on_unconfirmed=unconfirmed,
+        )
     )
+    try:
+        # Navixy usually answers at once: the card is then edited once, into the result.
+        outcome = await asyncio.wait_for(asyncio.shield(registering), PROGRESS_AFTER)
+    except TimeoutError:
+        if not checking:  # "checking" says more than "Registering…"
+            await edit(query, card + "\n\n" + texts.registering(_))
+        outcome = await registering
+    except asyncio.CancelledError:
+        registering.cancel()  # as if awaited directly (shutting down)
+        raise
     if isinstance(outcome, Registered):
         # Journaled as delivered (and watched) only once Telegram confirmed the result;
         # otherwise the delivery job shows it later. The draft is done either way.

@@ -2,7 +2,9 @@
 
 The journal marks a SUCCESS "delivery pending" until Telegram confirmed the result
 message (the card edited into "Registered" when its button was pressed, otherwise a
-new message). Then, and only then, the device watch starts and the delivery is journaled.
+new message); then the delivery is journaled. A device's result message is its watch's
+status message (`TelegramWatchView.post_status`): the watch starts by showing it, so the
+Register tap costs one edit of the card. The X-GPS app (no watch) gets the result alone.
 The Register button and the start-up / periodic job (`deliver_pending`) both go
 through `ResultDelivery.deliver`, so a result lost to a crash or to Telegram errors
 is delivered again, and the watch of a journaled success is started in this one place.
@@ -97,9 +99,10 @@ class ResultDelivery:
                 return False
             if attempt.delivered_at is not None and not again:
                 return True
-            if not await self._show(attempt, card):
-                return False
-            if not await self._watch(attempt):
+            if self._mobile(attempt):
+                if not await self._show(attempt, card):
+                    return False
+            elif not await self._watch(attempt, card):
                 return False
             if attempt.delivered_at is None:
                 await self._journal.mark_delivered(attempt.id)
@@ -173,15 +176,26 @@ class ResultDelivery:
         await self._journal.set_card(attempt.id, message.message_id)
         return True
 
-    async def _watch(self, attempt: Attempt) -> bool:
-        """Start watching the device (idempotent). False: try again with the delivery."""
-        if self._mobile(attempt):
-            return True  # the X-GPS app connects when the employee activates it
+    async def _watch(self, attempt: Attempt, card: int | None) -> bool:
+        """Show the result as the watch's status message (the card edited into it, else a
+        new message) and start watching the device (idempotent). False: not shown or not
+        started; the delivery is tried again."""
         assert attempt.tracker_id is not None
-        model = self._catalog.model(attempt.model)
         try:
+            watching = await self._watcher.get(attempt.tracker_id)
+            if (
+                watching is not None
+                and watching.status.active
+                and watching.status_message_id is not None
+            ):
+                # Shown and watched already (delivered before, or a result recovered at
+                # start-up): a press on an older card shows the result there too.
+                if card is None or card == watching.status_message_id:
+                    return True
+                return await self._show(attempt, card)
+            model = self._catalog.model(attempt.model)
             manual = await self._watcher.needs_manual_config(model)
-            await self._watcher.start(
+            watch = await self._watcher.start(
                 tracker_id=attempt.tracker_id,
                 chat_id=attempt.chat_id,
                 user_id=attempt.user_id,
@@ -192,10 +206,16 @@ class ResultDelivery:
                 user_name=attempt.user_name,
                 lang=attempt.lang,
                 manual_config=manual,
+                into=card,
             )
         except Exception:
             log.exception("could not start watching tracker %d", attempt.tracker_id)
             return False
+        if watch.status_message_id is None:
+            log.warning("attempt %d: result not delivered yet", attempt.id)
+            return False
+        if watch.status_message_id != card:
+            await self._journal.set_card(attempt.id, watch.status_message_id)
         return True
 
     def _mobile(self, attempt: Attempt) -> bool:

@@ -1,11 +1,12 @@
 """Spending a group's message budget well (Telegram: about 20 messages a minute per group;
-the bot's rate limiter keeps to it, edits included).
+the bot's outbox keeps to it, edits included).
 
 In a group every question needs its own message only where it expects typed text (a
 ForceReply can't be added by an edit). So, in groups: a tap whose next question has
 buttons turns the tapped message into that question (one edit instead of an edit and a
-new message), and the cosmetic edit that closes a tapped keyboard is skipped when a new
-question follows at once (the old buttons then answer as stale).
+new message), and the cosmetic edit that would close a tapped keyboard is skipped when a
+new question follows at once (the old buttons then answer as stale). See
+`questions.show_question` (in private chats every tap is answered by one edit).
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.telegram.common import Context, edit_text, in_group, mention, tr
-
-
-def spare_cosmetic_edit(update: Update) -> bool:
-    """True in groups: skip an edit that only tidies a tapped message."""
-    return in_group(update)
 
 
 async def replace_tapped(

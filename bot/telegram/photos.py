@@ -31,11 +31,11 @@ from bot.telegram import texts
 from bot.telegram.callback import DraftButton
 from bot.telegram.common import (
     Context,
-    close_keyboard,
     commit_state,
     load_draft,
     save_draft,
     say,
+    tapped_choice,
     tr,
 )
 from bot.telegram.context import BotContext
@@ -77,16 +77,15 @@ async def on_candidate(update: Update, context: Context, draft: Draft) -> State 
     query = update.callback_query
     assert query is not None
     value = DraftButton.action_of(query.data).removeprefix("dev:")
-    _ = tr(update)
-    await close_keyboard(query)
+    tapped = tapped_choice(query)  # kept above the next question, in one edit
     if value == "type":
-        return await ask_device_id(update, context, draft, None)
+        return await ask_device_id(update, context, draft, None, tapped=tapped)
     rule = draft.id_rule
     check = check_device_id(rule, value)
     if check.value is None:
-        return await ask_device_id(update, context, draft, None)
+        return await ask_device_id(update, context, draft, None, tapped=tapped)
     draft.device_id = check.value
-    return await advance(update, context, draft)
+    return await advance(update, context, draft, tapped=tapped)
 
 
 async def _read_and_offer(

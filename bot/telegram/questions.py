@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     ConversationHandler,
 )
@@ -30,6 +30,7 @@ from bot.telegram.common import (
     answer,
     can_delete_messages,
     commit_state,
+    edit_text,
     in_group,
     load_draft,
     save_draft,
@@ -44,23 +45,76 @@ CONVERSATION_NAME = "registration"
 END = ConversationHandler.END
 
 State = str | int
-Ask = Callable[[Update, Context, Draft, str | None], Awaitable[State]]
+
+
+class Ask(Protocol):
+    """One step's question. `note` goes before it; `tapped`: see `show_question`."""
+
+    def __call__(
+        self,
+        update: Update,
+        context: Context,
+        draft: Draft,
+        note: str | None,
+        *,
+        tapped: str | None = None,
+    ) -> Awaitable[State]: ...
 
 
 # --- asking: one function per step -----------------------------------------------------------
 
 
-async def advance(update: Update, context: Context, draft: Draft, note: str | None = None) -> State:
+async def advance(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None = None,
+    *,
+    tapped: str | None = None,
+) -> State:
     """Save the draft and ask its next question; returns the new state.
 
     The draft and the new state are committed to the database *before* the question is
     sent: a process killed right after the question reached the installer still takes
-    the answer when it is back.
+    the answer when it is back. `tapped`: after a button tap, what the tapped message
+    keeps (the value chosen) above the next question (`show_question`).
     """
     step = draft.next_step()
     save_draft(context, draft)
     await commit_state(update, context, CONVERSATION_NAME, step)
-    return await ASK[step](update, context, draft, note)
+    return await ASK[step](update, context, draft, note, tapped=tapped)
+
+
+async def show_question(
+    update: Update,
+    context: Context,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    tapped: str | None = None,
+    expects_text: bool = False,
+    placeholder: str | None = None,
+) -> None:
+    """Ask a question; after a tap, in the tapped message: one Bot API call per step.
+
+    `tapped` (set by the handler of a tap) is what the tapped message keeps, the value
+    chosen ("Model: Teltonika FMB140", or the old question and "✅ <button>"); the message
+    is edited into that, a blank line and the question (with its buttons). In a group
+    only a question with buttons is edited in (addressed to the member, as `say` does): a
+    typed answer needs a ForceReply, which an edit cannot add, so it comes as a new
+    message and the tapped one is left alone (no cosmetic edit: see `group_chat`). Without
+    `tapped`, or when the edit fails (the message is gone or too old), a new message.
+    """
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if tapped is not None and isinstance(message, Message):
+        if not in_group(update):
+            body = f"{tapped}\n\n{text}"
+            if await edit_text(context.bot, message.chat.id, message.message_id, body, markup):
+                return
+        elif markup is not None and await group_chat.replace_tapped(update, context, text, markup):
+            return
+    await say(update, context, text, markup, expects_text=expects_text, placeholder=placeholder)
 
 
 def register_keyboard(_: Gettext) -> InlineKeyboardMarkup:
@@ -78,7 +132,14 @@ def _with_note(note: str | None, text: str) -> str:
     return f"{note}\n\n{text}" if note else text
 
 
-async def ask_model(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+async def ask_model(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None,
+    *,
+    tapped: str | None = None,
+) -> State:
     _ = tr(update)
     rows = [
         [InlineKeyboardButton(texts.button_search(_), switch_inline_query_current_chat="")],
@@ -106,33 +167,58 @@ async def ask_model(update: Update, context: Context, draft: Draft, note: str | 
         await say(update, context, _with_note(note, text), expects_text=True, placeholder="FMB140")
         return Step.MODEL
     keyboard = InlineKeyboardMarkup(rows)
-    await say(update, context, _with_note(note, texts.ask_model(_)), keyboard)
+    await show_question(
+        update, context, _with_note(note, texts.ask_model(_)), keyboard, tapped=tapped
+    )
     if in_group(update):
         # The keyboard takes the reply_markup slot; ask for the typed answer separately.
         await say(update, context, "✏️", expects_text=True, placeholder="FMB140")
     return Step.MODEL
 
 
-async def ask_device_id(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+async def ask_device_id(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None,
+    *,
+    tapped: str | None = None,
+) -> State:
     _ = tr(update)
     rule = draft.id_rule
-    await say(update, context, _with_note(note, texts.ask_device_id(_, rule)), expects_text=True)
+    text = _with_note(note, texts.ask_device_id(_, rule))
+    await show_question(update, context, text, tapped=tapped, expects_text=True)
     return Step.DEVICE_ID
 
 
-async def ask_phone(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+async def ask_phone(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None,
+    *,
+    tapped: str | None = None,
+) -> State:
     _ = tr(update)
-    await say(
+    await show_question(
         update,
         context,
         _with_note(note, texts.ask_phone(_)),
+        tapped=tapped,
         expects_text=True,
         placeholder="+49 170 1234567",
     )
     return Step.PHONE
 
 
-async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+async def ask_apn_choice(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None,
+    *,
+    tapped: str | None = None,
+) -> State:
     """Look the APN up by the SIM's number and offer it as one tap."""
     _ = tr(update)
     apn = await services(context).registration.look_up_apn(draft.phone) if draft.phone else None
@@ -147,6 +233,7 @@ async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: s
             skippable=True,
             draft=draft,
             placeholder="internet",
+            tapped=tapped,
         )
         return Step.APN_NAME
     operator = apn.operator_name or apn.name
@@ -169,7 +256,8 @@ async def ask_apn_choice(update: Update, context: Context, draft: Draft, note: s
             ],
         ]
     )
-    await say(update, context, _with_note(note, texts.apn_found(_, operator, apn.name)), keyboard)
+    text = _with_note(note, texts.apn_found(_, operator, apn.name))
+    await show_question(update, context, text, keyboard, tapped=tapped)
     return Step.APN_CHOICE
 
 
@@ -194,6 +282,7 @@ async def _ask_text(
     skippable: bool = False,
     draft: Draft | None = None,
     placeholder: str | None = None,
+    tapped: str | None = None,
 ) -> None:
     if skippable and in_group(update):
         # Groups: one ForceReply question; "-" skips (a Skip button would need a second
@@ -201,7 +290,9 @@ async def _ask_text(
         text += "\n" + texts.skip_hint(tr(update))
         skippable = False
     markup = _skip_button(update, draft) if skippable and draft is not None else None
-    await say(update, context, text, markup, expects_text=True, placeholder=placeholder)
+    await show_question(
+        update, context, text, markup, tapped=tapped, expects_text=True, placeholder=placeholder
+    )
 
 
 def _text_question(
@@ -218,12 +309,25 @@ def _text_question(
     answer would stay visible to every member.
     """
 
-    async def ask(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+    async def ask(
+        update: Update,
+        context: Context,
+        draft: Draft,
+        note: str | None,
+        *,
+        tapped: str | None = None,
+    ) -> State:
         text = _with_note(note, question(tr(update)))
         if secret and in_group(update) and not await can_delete_messages(update, context):
             text = texts.secret_stays_visible(tr(update)) + "\n\n" + text
         await _ask_text(
-            update, context, text, skippable=skippable, draft=draft, placeholder=placeholder
+            update,
+            context,
+            text,
+            skippable=skippable,
+            draft=draft,
+            placeholder=placeholder,
+            tapped=tapped,
         )
         return step
 
@@ -246,7 +350,14 @@ ask_notify_phone = _text_question(Step.NOTIFY_PHONE, texts.ask_notify_phone, ski
 ask_notify_email = _text_question(Step.NOTIFY_EMAIL, texts.ask_notify_email, skippable=True)
 
 
-async def ask_group(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+async def ask_group(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None,
+    *,
+    tapped: str | None = None,
+) -> State:
     _ = tr(update)
     try:
         groups = await services(context).catalog.groups()
@@ -256,11 +367,11 @@ async def ask_group(update: Update, context: Context, draft: Draft, note: str | 
     if not groups and note is None:
         # Nothing to choose from: no tap needed.
         draft.group_id, draft.group_title = 0, None
-        return await advance(update, context, draft)
+        return await advance(update, context, draft, tapped=tapped)
     preset = crew.default_group(update, context, groups)
     if preset is not None and note is None:  # a crew chat's tracker group (/crew)
         draft.group_id, draft.group_title = preset
-        return await advance(update, context, draft)
+        return await advance(update, context, draft, tapped=tapped)
     rows = [
         [InlineKeyboardButton(g.title, callback_data=DraftButton.data(draft, f"group:{g.id}"))]
         for g in groups[:90]
@@ -272,7 +383,8 @@ async def ask_group(update: Update, context: Context, draft: Draft, note: str | 
             )
         ]
     )
-    await say(update, context, _with_note(note, texts.ask_group(_)), InlineKeyboardMarkup(rows))
+    text = _with_note(note, texts.ask_group(_))
+    await show_question(update, context, text, InlineKeyboardMarkup(rows), tapped=tapped)
     return Step.GROUP
 
 
@@ -297,12 +409,21 @@ def card_keyboard(update: Update, draft: Draft) -> InlineKeyboardMarkup:
     )
 
 
-async def ask_summary(update: Update, context: Context, draft: Draft, note: str | None) -> State:
+async def ask_summary(
+    update: Update,
+    context: Context,
+    draft: Draft,
+    note: str | None,
+    *,
+    tapped: str | None = None,
+) -> State:
     _ = tr(update)
     text = _with_note(note, texts.summary(_, draft))
     keyboard = card_keyboard(update, draft)
-    if not await group_chat.replace_tapped(update, context, text, keyboard):
-        await say(update, context, text, keyboard)
+    # In a group a tap is always replaced by the card (it has buttons: no ForceReply).
+    if tapped is None and await group_chat.replace_tapped(update, context, text, keyboard):
+        return Step.SUMMARY
+    await show_question(update, context, text, keyboard, tapped=tapped)
     return Step.SUMMARY
 
 

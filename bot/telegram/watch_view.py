@@ -2,9 +2,11 @@
 
 `TelegramWatchView` renders what `bot.services.watcher.Watcher` decides (one status
 message per device, edited in place; new messages only for the map pin, the "online"
-card, the options at the activation deadline and the final note). It implements the
-watcher's `WatchView` protocol. The handlers (buttons, location, /pending, the APN entry)
-are in `bot/telegram/watch.py`.
+card, the options at the activation deadline and the final note). The status message is
+the registration's result card itself ("✅ Registered", the tracker ID, label, model and
+device ID on top, then the device's state and the watch's buttons): the Register tap
+ends in one message, edited once. It implements the watcher's `WatchView` protocol. The
+handlers (buttons, location, /pending, the APN entry) are in `bot/telegram/watch.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from html import escape
 from typing import Any
 
 from telegram import (
@@ -40,6 +43,7 @@ from bot.domain.watch import (
 )
 from bot.i18n import Gettext, gettext_for
 from bot.services.catalog import Catalog
+from bot.telegram import texts
 from bot.telegram import watch_texts as wt
 from bot.telegram.callback import WatchButton
 from bot.telegram.common import (
@@ -119,7 +123,7 @@ class TelegramWatchView:
 
     def render(self, watch: Watch, now: float) -> tuple[str, InlineKeyboardMarkup | None]:
         _ = self._tr(watch)
-        parts = [wt.heading(_, watch)]
+        parts = [self._result(_, watch)]
         summary = state_summary(watch)
         if watch.connected_at is None:  # never connected (waiting, or ended so)
             if watch.manual_config:
@@ -144,6 +148,18 @@ class TelegramWatchView:
         if ended:
             parts.append(ended)
         return "\n\n".join(p for p in parts if p), self._keyboard(_, watch, now)
+
+    @staticmethod
+    def _result(_: Gettext, watch: Watch) -> str:
+        """The registration's result, on top of the status message (its heading)."""
+        return texts.registered(
+            _,
+            tracker_id=watch.tracker_id,
+            label=watch.label,
+            model=watch.title,
+            device_id=watch.device_id,
+            mobile=False,
+        )
 
     def _checks(self, _: Gettext, watch: Watch) -> str:
         checks = watch.checks
@@ -192,13 +208,24 @@ class TelegramWatchView:
 
     # -- WatchView ------------------------------------------------------------------------------
 
-    async def post_status(self, watch: Watch, now: float) -> int | None:
+    async def post_status(self, watch: Watch, now: float, into: int | None = None) -> int | None:
+        """The status message, which is also the registration's result: edited into the
+        card `into` (the Register tap's one answer), else sent (addressed to the member in
+        a group, as the result was). Sat out like an answer to the installer: it is one."""
         text, markup = self.render(watch, now)
-        message = await self._send(watch.chat_id, text, markup)
-        if message is None:
-            return None
-        watch.shown_digest, watch.shown_at = _digest(text, markup), now
-        return message.message_id
+        message_id: int | None = None
+        if into is not None and await edit_text(self._bot, watch.chat_id, into, text, markup):
+            message_id = into
+        else:
+            body = text
+            if watch.chat_id < 0 and watch.user_name:
+                link = f'<a href="tg://user?id={watch.user_id}">{escape(watch.user_name)}</a>'
+                body = f"{self._tr(watch).isolate(link)}, {text}"
+            message = await send(self._bot, watch.chat_id, body, markup)
+            message_id = message.message_id if message is not None else None
+        if message_id is not None:
+            watch.shown_digest, watch.shown_at = _digest(text, markup), now
+        return message_id
 
     async def update_status(self, watch: Watch, now: float) -> None:
         """Edit the status message when a person would notice: a fact changed (connection,
