@@ -45,6 +45,9 @@ _TAG = re.compile(
 )
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
 _ESCAPES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+#: A run of characters sent as they are (one token, not one per character: every message
+#: and edit of the bot goes through `fit_html`).
+_PLAIN = re.compile(r"[^<>&\ud800-\udfff]+")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,12 @@ def _tokens(text: str) -> list[_Token]:
     out: list[_Token] = []
     i, n = 0, len(text)
     while i < n:
+        plain = _PLAIN.match(text, i)
+        if plain is not None:
+            run = plain.group(0)
+            out.append(_Token(run, run))
+            i = plain.end()
+            continue
         ch = text[i]
         if ch == "<":
             match = _TAG.match(text, i)
@@ -130,6 +139,9 @@ def fit_html(text: str, limit: int = MAX_TEXT) -> str:
     for token in tokens:
         size = utf16_len(token.visible)
         if used + size > budget:
+            if token.tag is None and token.raw == token.visible:  # a run: the part that fits
+                part = _clip_run(token.raw, budget - used)
+                out.append(part)
             clipped = True
             break
         used += size
@@ -143,6 +155,15 @@ def fit_html(text: str, limit: int = MAX_TEXT) -> str:
         out.append(ELLIPSIS)
     out.extend(f"</{name}>" for name in reversed(stack))
     return "".join(out)
+
+
+def _clip_run(run: str, budget: int) -> str:
+    used = 0
+    for end, ch in enumerate(run):
+        used += utf16_len(ch)
+        if used > budget:
+            return run[:end]
+    return run
 
 
 def plain_text(html_text: str, limit: int = MAX_TEXT) -> str:
