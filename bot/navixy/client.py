@@ -39,6 +39,7 @@ from bot.navixy.models import (
     TrackerGroup,
     TrackerState,
 )
+from bot.pacing import Pacer
 from bot.tls import client_context
 
 __all__ = ["MAX_STATES", "NavixyClient", "StatesSnapshot"]
@@ -57,6 +58,8 @@ _GROUPS: Final = TypeAdapter(list[TrackerGroup])
 _TRACKERS: Final = TypeAdapter(list[Tracker])
 _STATES: Final = TypeAdapter(dict[int, TrackerState])
 _STATE: Final = TypeAdapter(TrackerState)
+#: One `tracker id: state` item of a `get_states` answer (as `_STATES` takes each).
+_STATE_ITEM: Final = TypeAdapter(tuple[int, TrackerState])
 _TRACKER: Final = TypeAdapter(Tracker)
 _APN: Final = TypeAdapter(ApnSettings)
 
@@ -155,6 +158,9 @@ class NavixyClient:
         self._read_retries = max(0, read_retries)
         self._backoff = max(0.0, backoff)
         self._deadline = 2 * timeout
+        #: The states of the last `get_states` answers as received and as parsed, by the
+        #: answer's key: a state that comes again unchanged is not validated again.
+        self._states_seen: dict[str, tuple[object, int, TrackerState]] = {}
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             transport=transport,
@@ -260,7 +266,7 @@ class NavixyClient:
             "list_blocked": True,
         }
         body = await self._call("tracker/get_states", params, retry=_retry_read)
-        states = self._parse(_STATES, body, "states", "tracker/get_states")
+        states = await self._parse_states(body)
         user_time = body.get("user_time")
         return StatesSnapshot(
             user_time if isinstance(user_time, str) else None,
@@ -268,6 +274,29 @@ class NavixyClient:
             tuple(_ints(body.get("blocked"))),
             tuple(_ints(body.get("not_exist"))),
         )
+
+    async def _parse_states(self, body: Mapping[str, Any]) -> dict[int, TrackerState]:
+        """The `states` of a `get_states` answer (1000s of them): a state seen unchanged in
+        the last answers is taken as parsed then; the others are validated one by one, the
+        event loop getting a turn every few ms. Anything malformed: as `_parse`."""
+        raw = body.get("states")
+        if not isinstance(raw, dict):
+            return self._parse(_STATES, body, "states", "tracker/get_states")
+        seen = self._states_seen
+        if len(seen) > 4 * MAX_STATES:
+            seen.clear()
+        states: dict[int, TrackerState] = {}
+        pacer = Pacer()
+        for key, value in raw.items():
+            known = seen.get(key)
+            if known is None or known[0] != value:
+                item = self._parse(
+                    _STATE_ITEM, {"states": (key, value)}, "states", "tracker/get_states"
+                )
+                known = seen[key] = (value, *item)
+            states[known[1]] = known[2]
+            await pacer.step()
+        return states
 
     async def get_info(self) -> dict[str, Any]:
         """`user/get_info`, raw (without the `success` flag)."""

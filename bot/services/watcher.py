@@ -23,11 +23,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.domain.navixy_outcomes import RetryOutcome, classify_retry_error, ends_watch
 from bot.domain.watch import (
+    CONNECTED,
     DistanceVerdict,
     LastState,
     Phase,
@@ -41,11 +42,11 @@ from bot.domain.watch import (
     next_guided,
     poll_due,
     start_check,
-    summarize,
 )
 from bot.navixy.client import MAX_STATES, NavixyClient
 from bot.navixy.errors import NavixyError, NavixyUnavailable
 from bot.navixy.models import DeviceModel, TrackerState
+from bot.pacing import Pacer
 from bot.storage.watches import WatchStore
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,26 @@ class LocationCheck:
     metres: float
     near: bool
     fix_age: float | None
+
+
+@dataclass
+class _Batch:
+    """What a poll changed: watches to save whole, and ids whose poll time alone moved."""
+
+    changed: list[Watch] = field(default_factory=list)
+    polled: list[int] = field(default_factory=list)
+
+
+def _take_state(watch: Watch, state: TrackerState, user_time: str | None) -> bool:
+    """Keep a polled state as the watch's latest; False if that changes nothing stored.
+
+    A device that says the same again keeps its `LastState` (the same object: neither
+    encoded nor written again)."""
+    previous = watch.last_state
+    if previous is not None and previous.says_the_same(state, user_time):
+        return False
+    watch.last_state = LastState(state, user_time)
+    return True
 
 
 class Watcher:
@@ -249,11 +270,13 @@ class Watcher:
             if due and now >= self._pause_until:
                 await self._poll(due, now)
             budget = self._max_actions
+            pacer = Pacer()
             for watch in watches:
                 if watch.status is Phase.WAITING:
                     budget = await self._climb(watch, now, budget)
                 elif watch.status is Phase.ONLINE:
                     await self._online_timeout(watch, now)
+                await pacer.step()
 
     def _due(self, watch: Watch, now: float) -> bool:
         return poll_due(
@@ -278,7 +301,8 @@ class Watcher:
                 return False
             self._backoff = 0.0
             gone = set(snapshot.blocked) | set(snapshot.not_exist)
-            batch: list[Watch] = []
+            batch = _Batch()
+            pacer = Pacer()
             for watch in chunk:
                 state = snapshot.states.get(watch.tracker_id)
                 if state is not None:
@@ -286,7 +310,9 @@ class Watcher:
                 elif watch.tracker_id in gone:
                     log.info("tracker %d blocked or deleted: stop watching", watch.tracker_id)
                     await self._end(watch, Phase.GONE, now)
-            await self._store.save_many(batch)
+                await pacer.step()
+            await self._store.save_many(batch.changed)
+            await self._store.mark_polled(batch.polled, now)
         return True
 
     def _back_off(self, now: float, exc: NavixyError) -> None:
@@ -302,30 +328,39 @@ class Watcher:
         state: TrackerState,
         user_time: str | None,
         now: float,
-        batch: list[Watch] | None = None,
+        batch: _Batch | None = None,
     ) -> None:
         """Apply a polled state; the watch is saved now, or added to `batch` (saved by the
-        caller in one transaction: a poll of 1000 devices is one write, not 1000)."""
+        caller: a poll of 1000 devices is one write, not 1000, and a watch the poll did not
+        change otherwise only has its poll time recorded)."""
         watch.polled_at = now
-        watch.last_state = LastState(state, user_time)
-        summary = summarize(state, user_time)
-        if watch.status is Phase.WAITING and summary.connected:
+        changed = _take_state(watch, state, user_time)
+        if watch.status is Phase.WAITING and state.connection_status in CONNECTED:
             watch.status = Phase.ONLINE
             watch.connected_at = now
+            changed = True
             log.info("tracker %d is online after %.0f s", watch.tracker_id, now - watch.started_at)
         if watch.status is Phase.ONLINE:
-            watch.checks = evaluate_checks(self.policy, watch.checks, summary, now)
+            assert watch.last_state is not None
+            summary = watch.last_state.summary()
+            checks = evaluate_checks(self.policy, watch.checks, summary, now)
+            if checks != watch.checks:
+                watch.checks = checks
+                changed = True
             if summary.has_fix and not watch.fix_sent:
                 assert summary.lat is not None and summary.lng is not None
                 watch.fix_sent = True
+                changed = True
                 await self.view.first_fix(watch, summary.lat, summary.lng)
             if watch.fix_sent and watch.checks.complete:
                 await self._end(watch, Phase.DONE, now)
                 return
         if batch is None:
             await self._store.save(watch)
+        elif changed:
+            batch.changed.append(watch)
         else:
-            batch.append(watch)
+            batch.polled.append(watch.tracker_id)
         await self.view.update_status(watch, now)
 
     async def _climb(self, watch: Watch, now: float, budget: int) -> int:

@@ -16,6 +16,7 @@ from bot.domain.watch.checks import Checks
 from bot.domain.watch.entity import Watch
 from bot.domain.watch.schedule import ACTIVE_PHASES, Phase
 from bot.domain.watch.state import LastState
+from bot.pacing import Pacer
 from bot.storage.db import Database
 
 _COLUMNS = (
@@ -40,7 +41,73 @@ _UPSERT = (
 )
 
 
-def _values(watch: Watch) -> list[Any]:
+class _ParsedJson:
+    """The JSON columns of the rows read or written last, with what they parse to.
+
+    A poll of 1000 watches reads 1000 rows back on every tick; most `last_state` and
+    `checks` texts are the same as last time (written or read by this store). Kept per
+    tracker: the text and its parsed (immutable) value, so an unchanged text is neither
+    decoded nor validated again, and a value written unchanged is not encoded again.
+    """
+
+    __slots__ = ("checks", "states")
+
+    def __init__(self) -> None:
+        self.states: dict[int, tuple[str, LastState]] = {}
+        self.checks: dict[int, tuple[str, Checks]] = {}
+
+    def state_text(self, tracker_id: int, state: LastState | None) -> str | None:
+        if state is None:
+            return None
+        known = self.states.get(tracker_id)
+        if known is not None and known[1] is state:
+            return known[0]
+        text = json.dumps(state.to_json())
+        self.states[tracker_id] = (text, state)
+        return text
+
+    def checks_text(self, tracker_id: int, checks: Checks) -> str:
+        known = self.checks.get(tracker_id)
+        if known is not None and known[1] is checks:
+            return known[0]
+        text = json.dumps(checks.to_json())
+        self.checks[tracker_id] = (text, checks)
+        return text
+
+    def state(self, tracker_id: int, text: str | None) -> LastState | None:
+        if not text:
+            return None
+        known = self.states.get(tracker_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        try:
+            state = LastState.from_json(json.loads(text))
+        except ValueError:
+            state = None
+        if state is not None:
+            self.states[tracker_id] = (text, state)
+        return state
+
+    def checks_of(self, tracker_id: int, text: str | None) -> Checks:
+        if not text:
+            return Checks()
+        known = self.checks.get(tracker_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        try:
+            checks = Checks.from_json(json.loads(text))
+        except ValueError:
+            return Checks()
+        self.checks[tracker_id] = (text, checks)
+        return checks
+
+    def keep_only(self, tracker_ids: set[int]) -> None:
+        for table in (self.states, self.checks):
+            for stale in [t for t in table if t not in tracker_ids]:
+                del table[stale]
+
+
+def _values(watch: Watch, parsed: _ParsedJson) -> list[Any]:
     return [
         watch.tracker_id,
         watch.chat_id,
@@ -58,7 +125,7 @@ def _values(watch: Watch) -> list[Any]:
         watch.polled_at,
         watch.connected_at,
         int(watch.fix_sent),
-        json.dumps(watch.last_state.to_json()) if watch.last_state is not None else None,
+        parsed.state_text(watch.tracker_id, watch.last_state),
         watch.retries,
         watch.last_retry_at,
         watch.last_retry_result,
@@ -66,24 +133,17 @@ def _values(watch: Watch) -> list[Any]:
         int(watch.auto_retry_done),
         int(watch.options_sent),
         int(watch.escalated),
-        json.dumps(watch.checks.to_json()),
+        parsed.checks_text(watch.tracker_id, watch.checks),
         watch.ended_at,
         watch.shown_digest,
         watch.shown_at,
     ]
 
 
-def _from_row(row: sqlite3.Row) -> Watch:
-    try:
-        last_state = LastState.from_json(json.loads(row["last_state"] or "null"))
-    except ValueError:
-        last_state = None
-    try:
-        checks = Checks.from_json(json.loads(row["checks"] or "{}"))
-    except ValueError:
-        checks = Checks()
+def _from_row(row: sqlite3.Row, parsed: _ParsedJson) -> Watch:
+    tracker_id = int(row["tracker_id"])
     return Watch(
-        tracker_id=int(row["tracker_id"]),
+        tracker_id=tracker_id,
         chat_id=int(row["chat_id"]),
         user_id=int(row["user_id"]),
         user_name=row["user_name"] or "",
@@ -99,7 +159,7 @@ def _from_row(row: sqlite3.Row) -> Watch:
         polled_at=row["polled_at"],
         connected_at=row["connected_at"],
         fix_sent=bool(row["fix_sent"]),
-        last_state=last_state,
+        last_state=parsed.state(tracker_id, row["last_state"]),
         retries=int(row["retries"]),
         last_retry_at=row["last_retry_at"],
         last_retry_result=row["last_retry_result"],
@@ -107,7 +167,7 @@ def _from_row(row: sqlite3.Row) -> Watch:
         auto_retry_done=bool(row["auto_retry_done"]),
         options_sent=bool(row["options_sent"]),
         escalated=bool(row["escalated"]),
-        checks=checks,
+        checks=parsed.checks_of(tracker_id, row["checks"]),
         ended_at=row["ended_at"],
         shown_digest=row["shown_digest"],
         shown_at=row["shown_at"],
@@ -124,10 +184,11 @@ _ACTIVE = "(" + ", ".join(f"'{p.value}'" for p in ACTIVE_PHASES) + ")"
 class WatchStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._parsed = _ParsedJson()
 
     async def put(self, watch: Watch) -> None:
         """Insert, or replace the row of the same tracker (a tracker registered again)."""
-        await self._db.execute(_UPSERT, [*_values(watch), _now()])
+        await self._db.execute(_UPSERT, [*_values(watch, self._parsed), _now()])
 
     async def save(self, watch: Watch) -> None:
         await self.put(watch)
@@ -137,8 +198,23 @@ class WatchStore:
         if not watches:
             return
         stamp = _now()
+        rows = []
+        pacer = Pacer()
+        for watch in watches:
+            rows.append([*_values(watch, self._parsed), stamp])
+            await pacer.step()
         async with self._db.transaction() as conn:
-            await conn.executemany(_UPSERT, [[*_values(w), stamp] for w in watches])
+            await conn.executemany(_UPSERT, rows)
+
+    async def mark_polled(self, tracker_ids: list[int], polled_at: float) -> None:
+        """Record a poll that changed nothing else (one statement for the whole batch)."""
+        if not tracker_ids:
+            return
+        await self._db.execute(
+            "UPDATE watches SET polled_at = ?, updated_at = ? "
+            "WHERE tracker_id IN (SELECT value FROM json_each(?))",
+            [polled_at, _now(), json.dumps(tracker_ids)],
+        )
 
     async def set_status_message(self, watch: Watch) -> None:
         """Record the status message of a stored watch (sent after the watch was stored)
@@ -153,13 +229,21 @@ class WatchStore:
         row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM watches WHERE tracker_id = ?", [tracker_id]
         )
-        return _from_row(row) if row is not None else None
+        return _from_row(row, self._parsed) if row is not None else None
 
     async def active(self) -> list[Watch]:
+        """The watches being watched (read on every tick: paced, and what did not change
+        since the last read is not parsed again)."""
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM watches WHERE status IN {_ACTIVE} ORDER BY tracker_id"
         )
-        return [_from_row(r) for r in rows]
+        watches = []
+        pacer = Pacer()
+        for row in rows:
+            watches.append(_from_row(row, self._parsed))
+            await pacer.step()
+        self._parsed.keep_only({w.tracker_id for w in watches})
+        return watches
 
     async def pending(self, user_id: int | None = None) -> list[Watch]:
         """Registered but never online yet (status waiting); all users when None."""
@@ -174,7 +258,7 @@ class WatchStore:
                 "ORDER BY started_at",
                 [Phase.WAITING.value, user_id],
             )
-        return [_from_row(r) for r in rows]
+        return [_from_row(r, self._parsed) for r in rows]
 
     async def latest_online_in_chat(self, chat_id: int, user_id: int) -> Watch | None:
         """The user's most recently connected watch in a chat (for a shared location)."""
@@ -184,4 +268,4 @@ class WatchStore:
             "ORDER BY connected_at DESC LIMIT 1",
             [chat_id, user_id],
         )
-        return _from_row(row) if row is not None else None
+        return _from_row(row, self._parsed) if row is not None else None

@@ -45,9 +45,9 @@ _TAG = re.compile(
 )
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
 _ESCAPES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
-# What ends a run of plain text: markup, an entity, a lone surrogate. A run between them is
-# one token (every text the bot sends passes here: one token per character cost ~0.3 ms).
-_SPECIAL = re.compile("[<>&\ud800-\udfff]")
+#: A run of characters sent as they are (one token, not one per character: every message
+#: and edit of the bot goes through `fit_html`).
+_PLAIN = re.compile(r"[^<>&\ud800-\udfff]+")
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,11 @@ def _tokens(text: str) -> list[_Token]:
     out: list[_Token] = []
     i, n = 0, len(text)
     while i < n:
-        special = _SPECIAL.search(text, i)
-        end = n if special is None else special.start()
-        if end > i:
-            run = text[i:end]
+        plain = _PLAIN.match(text, i)
+        if plain is not None:
+            run = plain.group(0)
             out.append(_Token(run, run))
-            i = end
+            i = plain.end()
             continue
         ch = text[i]
         if ch == "<":
@@ -103,8 +102,10 @@ def _tokens(text: str) -> list[_Token]:
                     continue
             else:
                 out.append(_Token(_ESCAPES["&"], "&"))
-        else:
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
             out.append(_Token("\ufffd", "\ufffd"))  # a lone surrogate cannot be sent
+        else:
+            out.append(_Token(ch, ch))
         i += 1
     return out
 
@@ -138,9 +139,9 @@ def fit_html(text: str, limit: int = MAX_TEXT) -> str:
     for token in tokens:
         size = utf16_len(token.visible)
         if used + size > budget:
-            if token.tag is None and token.raw == token.visible:  # a plain run: cut inside
-                head = clip_plain(token.raw, budget - used, ellipsis="")
-                out.append(head)
+            if token.tag is None and token.raw == token.visible:  # a run: the part that fits
+                part = _clip_run(token.raw, budget - used)
+                out.append(part)
             clipped = True
             break
         used += size
@@ -156,22 +157,31 @@ def fit_html(text: str, limit: int = MAX_TEXT) -> str:
     return "".join(out)
 
 
+def _clip_run(run: str, budget: int) -> str:
+    used = 0
+    for end, ch in enumerate(run):
+        used += utf16_len(ch)
+        if used > budget:
+            return run[:end]
+    return run
+
+
 def plain_text(html_text: str, limit: int = MAX_TEXT) -> str:
     """What `html_text` shows, as plain text (the fallback when Telegram refuses the markup)."""
     visible = "".join(t.visible for t in _tokens(html_text))
     return clip_plain(visible, limit)
 
 
-def clip_plain(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+def clip_plain(text: str, limit: int) -> str:
     if utf16_len(text) <= limit:
         return text
     out: list[str] = []
     used = 0
-    budget = limit - utf16_len(ellipsis)
+    budget = limit - utf16_len(ELLIPSIS)
     for ch in text:
         size = utf16_len(ch)
         if used + size > budget:
             break
         out.append(ch)
         used += size
-    return "".join(out) + ellipsis
+    return "".join(out) + ELLIPSIS

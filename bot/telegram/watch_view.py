@@ -39,6 +39,7 @@ from bot.domain.watch import (
     WatchPolicy,
     distance_verdict,
     next_guided,
+    shown_elapsed,
     tracker_server,
 )
 from bot.i18n import Gettext, gettext_for
@@ -97,6 +98,8 @@ class TelegramWatchView:
         self._server = tracker_server(api_url)
         # Status messages whose last edit failed: what they show is not `shown_digest`.
         self._unsure: set[int] = set()
+        # Per status message: what `render` last read (`_render_key`) and the digest it gave.
+        self._rendered: dict[int, tuple[tuple[object, ...], str]] = {}
         # Background sends in flight (the poller does not wait for them).
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -234,8 +237,18 @@ class TelegramWatchView:
         saved by the watcher), so after a restart nothing unchanged is edited again."""
         if watch.status_message_id is None:
             return
-        text, markup = self.render(watch, now)
-        digest = _digest(text, markup)
+        # Every poll asks; mostly nothing changed. What `render` would give is known without
+        # rendering when nothing it reads changed since the last time (`_render_key`).
+        key = self._render_key(watch, now)
+        memo = self._rendered.get(watch.tracker_id) if key is not None else None
+        rendered: tuple[str, InlineKeyboardMarkup | None] | None = None
+        if memo is not None and memo[0] == key:
+            digest = memo[1]
+        else:
+            rendered = self.render(watch, now)
+            digest = _digest(*rendered)
+            if key is not None:
+                self._rendered[watch.tracker_id] = (key, digest)
         known = None if watch.tracker_id in self._unsure else watch.shown_digest
         if known == digest:
             return
@@ -246,6 +259,7 @@ class TelegramWatchView:
             and _digest(*self.render(watch, watch.shown_at)) == known
         ):
             return  # only the time moved on: it waits for the minute to pass
+        text, markup = rendered if rendered is not None else self.render(watch, now)
         watch.shown_digest, watch.shown_at = digest, now
         self._unsure.discard(watch.tracker_id)
         await self._record_shown(watch)
@@ -253,6 +267,27 @@ class TelegramWatchView:
             self._edit_status(
                 watch.tracker_id, watch.chat_id, watch.status_message_id, text, markup
             )
+        )
+
+    def _render_key(self, watch: Watch, now: float) -> tuple[object, ...] | None:
+        """Everything `render(watch, now)` reads, for a device that never connected; equal
+        keys render the same. None for a connected one (rendered every time: the age of
+        its fix moves with each answer). Keep in step with `render`: the time counts only
+        as the mark shown and whether the activation window is over; of the latest answer
+        only the state (its `user_time` dates a fix, which only a connected one shows)."""
+        if watch.connected_at is not None:
+            return None
+        fields = dict(vars(watch))
+        for name in _NOT_RENDERED:
+            del fields[name]
+        elapsed = now - watch.started_at
+        return (
+            self._tr(watch),
+            fields,
+            watch.last_state.state if watch.last_state is not None else None,
+            self._catalog.model(watch.model) if watch.manual_config else None,
+            shown_elapsed(elapsed),
+            elapsed >= self._policy.activation,
         )
 
     async def _edit_status(
@@ -327,6 +362,7 @@ class TelegramWatchView:
             await self._crew_silent(watch, int((now - watch.started_at) // 60))
 
     async def ended(self, watch: Watch, now: float) -> None:
+        self._rendered.pop(watch.tracker_id, None)
         await self._deliver(self._ended(watch, now))
 
     async def _ended(self, watch: Watch, now: float) -> None:
@@ -344,6 +380,10 @@ class TelegramWatchView:
 
 async def _nothing(watch: Watch) -> None:
     return None
+
+
+#: Watch fields `render` does not read (and the latest answer, keyed by its state alone).
+_NOT_RENDERED = ("polled_at", "shown_digest", "shown_at", "last_state")
 
 
 def _digest(text: str, markup: InlineKeyboardMarkup | None) -> str:

@@ -71,6 +71,7 @@ from bot.domain.watch.state import (
     LastState,
     StateSummary,
     parse_navixy_time,
+    reports_fix,
     seconds_between,
     summarize,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "poll_interval",
     "progress",
     "progress_bar",
+    "reports_fix",
     "seconds_between",
     "shown_elapsed",
     "start_check",

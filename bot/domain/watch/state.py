@@ -85,6 +85,12 @@ def _voltage(additional: Mapping[str, Mapping[str, object]]) -> float | None:
     return None
 
 
+def reports_fix(state: TrackerState) -> bool:
+    """Does the state carry a GPS fix (a position and when it was taken)?"""
+    gps = state.gps
+    return gps is not None and gps.updated is not None and gps.location is not None
+
+
 def summarize(state: TrackerState, user_time: str | None = None) -> StateSummary:
     try:
         connection = Connection(state.connection_status)
@@ -92,7 +98,7 @@ def summarize(state: TrackerState, user_time: str | None = None) -> StateSummary
         connection = Connection.UNKNOWN
     gps = state.gps
     location = gps.location if gps is not None else None
-    has_fix = gps is not None and gps.updated is not None and location is not None
+    has_fix = reports_fix(state)
     gsm = state.gsm
     return StateSummary(
         connection=connection,
@@ -120,6 +126,13 @@ class LastState:
 
     def summary(self) -> StateSummary:
         return summarize(self.state, self.user_time)
+
+    def says_the_same(self, state: TrackerState, user_time: str | None) -> bool:
+        """Would a new answer tell nothing new? The `user_time` only dates a GPS fix, so
+        without a fix a new `user_time` alone is no news."""
+        if self.user_time != user_time and reports_fix(state):
+            return False
+        return self.state == state
 
     def to_json(self) -> dict[str, Any]:
         return {"user_time": self.user_time, "state": self.state.model_dump(mode="json")}
