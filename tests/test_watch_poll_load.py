@@ -34,7 +34,7 @@ class RecordingView:
         self.events = events
         self.updates = 0
 
-    async def post_status(self, watch: Watch, now: float) -> int | None:
+    async def post_status(self, watch: Watch, now: float, into: int | None = None) -> int | None:
         return None
 
     async def update_status(self, watch: Watch, now: float) -> None:
