@@ -379,6 +379,10 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 installer_ids=",".join(map(str, ids)),
             )
 
+            from bot import app as bot_app
+
+            bot_app._whole_process = True  # the bot owns this process, as with python -m bot
+
             def start() -> Any:
                 from tests.e2e import running_bot
 

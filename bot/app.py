@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import warnings
@@ -89,6 +90,12 @@ MENUS_AFTER = 15.0
 warnings.filterwarnings(
     "ignore", message=".*will not be tracked for every message.*", category=PTBUserWarning
 )
+
+
+#: Set by `python -m bot` (`_run`): the bot owns the process, so it may freeze the garbage
+#: collector's view of what start-up made. Tests start many bots in one process: theirs
+#: would stay frozen (never collected) after they stop.
+_whole_process = False
 
 
 def build_application(settings: Settings) -> App:
@@ -296,6 +303,13 @@ async def _command_menus(context: Context) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(BotContext.of(context).vitals.quiet.wait(), MENUS_AFTER)
     await _set_commands(context.application)
+    # Start-up is over and the bot is quiet: what lives now (PTB, pydantic's schemas, the
+    # model catalogue and its index, the catalogs: ~130k objects) lives as long as the
+    # process. Frozen, a full garbage collection no longer walks it (it stalled the event
+    # loop 60-120 ms, answers included; 24-62 ms frozen).
+    if _whole_process:
+        gc.collect()
+        gc.freeze()
 
 
 async def _set_commands(app: AnyApp) -> None:
@@ -499,6 +513,8 @@ def _run(settings: Settings) -> int:
     failed = [f.exit_code for f in findings if f.exit_code]
     if failed:
         return failed[0]
+    global _whole_process
+    _whole_process = True
     app = build_application(settings)
     log.info("starting; database %s", settings.database_path)
     if settings.uses_webhook:

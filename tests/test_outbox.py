@@ -50,6 +50,30 @@ async def test_interactive_calls_go_before_background_work_queued_earlier() -> N
     assert box.sent == [1, 3]
 
 
+async def test_background_work_leaves_the_reserve_of_the_overall_budget_to_answers() -> None:
+    now = [0.0]  # the clock stands still: no budget comes back during the test
+    limits = Limits(
+        overall_per_second=10,
+        overall_burst=10,
+        private_per_second=1000,
+        private_burst=1000,
+        background_share=1.0,
+        interactive_reserve=5,
+    )
+    box, rec = Outbox(limits, clock=lambda: now[0]), Recorder()
+    with background():
+        for i in range(20):  # 20 status edits in 20 watched chats
+            box.submit(100 + i, rec.call(f"status {i}"))
+    async with asyncio.timeout(5):
+        while len(rec.ran) < 5:
+            await asyncio.sleep(0.01)
+    replies = [box.submit(i, rec.call(f"reply {i}")) for i in range(1, 6)]
+    await asyncio.wait_for(asyncio.gather(*replies), 5)  # five answers go at once
+    assert sum(name.startswith("status") for name in rec.ran) == 5
+    assert box.sent == [5, 5]
+    await box.close()
+
+
 async def test_background_edits_of_one_message_are_coalesced_to_the_newest() -> None:
     box, rec = Outbox(ROOMY), Recorder()
     busy = box.submit(7, rec.call("card", hold=True))

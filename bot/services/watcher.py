@@ -235,8 +235,11 @@ class Watcher:
         started = self._starting[tracker_id] = asyncio.Event()
         try:
             if store:
-                async with self._lock:
-                    await self._store.put(watch)
+                # Not under the round's lock: the result an installer waits for must not
+                # wait for a round (it polls Navixy and yields while it holds the lock). A
+                # round only saves the watches it read, and a tracker with an active watch
+                # never gets here, so the new row is no one else's.
+                await self._store.put(watch)
             # Sent without the lock (no one waits for a send under it); ticks and actions
             # wait for the message id outside the lock (`_started`).
             watch.status_message_id = await self.view.post_status(watch, self.clock(), into)

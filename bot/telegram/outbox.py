@@ -10,8 +10,11 @@ its calls through `outbox_for(bot).run(chat_id, call)` instead of calling Telegr
   still use the chat's budget, so background work there waits); a group's limit holds all.
 - **Interactive before background**: a call made while answering an update is interactive;
   one made under `background()` (the watch poller, the delivery job) waits until no
-  interactive call is ready, and background calls together use at most
-  `Limits.background_share` of the overall rate.
+  interactive call is ready, background calls together use at most
+  `Limits.background_share` of the overall rate, and only the overall budget's spare: they
+  leave `Limits.interactive_reserve` calls of it for the answers that may come next.
+  Chats with an answer waiting are kept apart from background-only ones, so picking the
+  next call does not walk a thousand queued status edits.
 - **A 429 pauses only its chat**: `retry_after` holds that chat's queue (the call is retried
   after it, within the caller's `patience`); other chats go on. A 429 on a call without a
   chat pauses everything, as Telegram asked.
@@ -81,6 +84,8 @@ class Limits:
     group_per_minute: float = 20.0
     group_burst: float = 20.0
     background_share: float = 0.3
+    #: Calls of the overall burst that background work leaves untouched.
+    interactive_reserve: float = 5.0
 
 
 class _Bucket:
@@ -97,10 +102,10 @@ class _Bucket:
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
 
-    def wait(self, now: float) -> float:
-        """Seconds until a token is available (0: now)."""
+    def wait(self, now: float, tokens: float = 1.0) -> float:
+        """Seconds until `tokens` are available (0: now)."""
         self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= tokens else (tokens - self.tokens) / self.rate
 
     def take(self, now: float) -> None:
         self._refill(now)
@@ -141,8 +146,12 @@ class Outbox:
         self._overall = _Bucket(lim.overall_per_second, lim.overall_burst, now)
         share = lim.overall_per_second * lim.background_share
         self._background = _Bucket(share, max(1.0, lim.overall_burst * lim.background_share), now)
+        # Background work leaves this many calls of the overall budget to the answers.
+        self._reserve = max(0.0, min(lim.interactive_reserve, self._overall.capacity - 1.0))
         self._chats: dict[int | None, _Chat] = {}
-        self._waiting: dict[int | None, None] = {}  # chats with queued jobs, in turn order
+        # Chats with queued jobs, in turn order; and those with an interactive job queued.
+        self._waiting: dict[int | None, None] = {}
+        self._answers: dict[int | None, None] = {}
         self._paused_until = 0.0  # everything (a 429 without a chat)
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
@@ -242,6 +251,8 @@ class Outbox:
     def _enqueue(self, chat: _Chat, job: _Job, future: asyncio.Future[T]) -> asyncio.Future[T]:
         chat.queues[job.priority].append(job)
         self._waiting.setdefault(chat.chat_id, None)
+        if job.priority is Priority.INTERACTIVE:
+            self._answers.setdefault(chat.chat_id, None)
         self._wake.set()
         if self._pump is None or self._pump.done():
             self._pump = self.loop.create_task(self._pump_loop(), name="outbox")
@@ -258,7 +269,7 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     def _dispatch(self) -> float | None:
-        """Start every call that may go now; seconds until one may (None: wait for news)."""
+        """Start the next call that may go now; seconds until one may (None: wait for news)."""
         now = self.clock()
         if now < self._paused_until:
             return self._paused_until - now
@@ -266,34 +277,46 @@ class Outbox:
         if wait > 0:
             return wait
         soonest: float | None = None
-        candidate: tuple[_Chat, Priority] | None = None
-        for chat_id in self._waiting:
+        for chat_id in self._answers:
             chat = self._chats[chat_id]
-            if chat.busy:
-                continue
-            if now < chat.paused_until:
-                soonest = _min(soonest, chat.paused_until - now)
-                continue
-            if chat.bucket is not None:
-                bwait = chat.bucket.wait(now)
-                # A person's own pace bounds the answers in a private chat: they go at once
-                # (still counted, so background work there waits); a group's limit is hard.
-                exempt = chat.chat_id is not None and chat.chat_id > 0
-                if bwait > 0 and not (exempt and chat.queues[Priority.INTERACTIVE]):
-                    soonest = _min(soonest, bwait)
-                    continue
-            if chat.queues[Priority.INTERACTIVE]:
-                candidate = (chat, Priority.INTERACTIVE)
-                break
-            if candidate is None:
-                candidate = (chat, Priority.BACKGROUND)
-        if candidate is None:
-            return soonest
-        chat, prio = candidate
+            delay = self._delay(chat, now, Priority.INTERACTIVE)
+            if delay == 0.0:
+                return self._start(chat, Priority.INTERACTIVE, now)
+            if delay is not None:
+                soonest = _min(soonest, delay)
+        if len(self._waiting) > len(self._answers) or any(
+            self._chats[c].queues[Priority.BACKGROUND] for c in self._answers
+        ):
+            budget = max(self._background.wait(now), self._overall.wait(now, 1.0 + self._reserve))
+            if budget > 0:
+                return _min(soonest, budget)
+            for chat_id in self._waiting:
+                chat = self._chats[chat_id]
+                if not chat.queues[Priority.BACKGROUND] or chat.queues[Priority.INTERACTIVE]:
+                    continue  # nothing in the background, or its answer goes first
+                delay = self._delay(chat, now, Priority.BACKGROUND)
+                if delay == 0.0:
+                    return self._start(chat, Priority.BACKGROUND, now)
+                if delay is not None:
+                    soonest = _min(soonest, delay)
+        return soonest
+
+    def _delay(self, chat: _Chat, now: float, prio: Priority) -> float | None:
+        """Seconds until `chat` may make its next call (0: now; None: after its call in flight)."""
+        if chat.busy:
+            return None
+        if now < chat.paused_until:
+            return chat.paused_until - now
+        if chat.bucket is None:
+            return 0.0
+        # A person's own pace bounds the answers in a private chat: they go at once (still
+        # counted, so background work there waits); a group's limit is hard.
+        if prio is Priority.INTERACTIVE and chat.chat_id is not None and chat.chat_id > 0:
+            return 0.0
+        return chat.bucket.wait(now)
+
+    def _start(self, chat: _Chat, prio: Priority, now: float) -> float:
         if prio is Priority.BACKGROUND:
-            bwait = self._background.wait(now)
-            if bwait > 0:
-                return _min(soonest, bwait)
             self._background.take(now)
         self._overall.take(now)
         if chat.bucket is not None:
@@ -301,8 +324,11 @@ class Outbox:
         job = chat.queues[prio].popleft()
         # Round robin: this chat goes to the back of the turn order.
         self._waiting.pop(chat.chat_id, None)
+        self._answers.pop(chat.chat_id, None)
         if not chat.empty():
             self._waiting[chat.chat_id] = None
+        if chat.queues[Priority.INTERACTIVE]:
+            self._answers[chat.chat_id] = None
         chat.busy = True
         self.sent[prio] += 1
         self.log.append((prio, chat.chat_id))
@@ -340,6 +366,10 @@ class Outbox:
                 self._waiting.pop(chat.chat_id, None)
             else:
                 self._waiting.setdefault(chat.chat_id, None)
+            if chat.queues[Priority.INTERACTIVE]:
+                self._answers.setdefault(chat.chat_id, None)
+            else:
+                self._answers.pop(chat.chat_id, None)
             self._wake.set()
 
 
