@@ -61,12 +61,21 @@ async def test_background_work_leaves_the_reserve_of_the_overall_budget_to_answe
         interactive_reserve=5,
     )
     box, rec = Outbox(limits, clock=lambda: now[0]), Recorder()
+    five_ran = asyncio.Event()
+
+    def status(i: int) -> Callable[[], Awaitable[str]]:
+        async def run() -> str:
+            rec.ran.append(f"status {i}")
+            if len(rec.ran) == 5:
+                five_ran.set()
+            return "ok"
+
+        return run
+
     with background():
         for i in range(20):  # 20 status edits in 20 watched chats
-            box.submit(100 + i, rec.call(f"status {i}"))
-    async with asyncio.timeout(5):
-        while len(rec.ran) < 5:
-            await asyncio.sleep(0.01)
+            box.submit(100 + i, status(i))
+    await asyncio.wait_for(five_ran.wait(), 5)
     replies = [box.submit(i, rec.call(f"reply {i}")) for i in range(1, 6)]
     await asyncio.wait_for(asyncio.gather(*replies), 5)  # five answers go at once
     assert sum(name.startswith("status") for name in rec.ran) == 5
