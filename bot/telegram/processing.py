@@ -15,6 +15,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.pacing import answering
+
 
 class PerConversationProcessor(BaseUpdateProcessor):
     """At most `max_concurrent_updates` updates run at once, one per conversation at a time.
@@ -39,7 +41,8 @@ class PerConversationProcessor(BaseUpdateProcessor):
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock, self._slots:
-                await coroutine
+                with answering():  # the watcher's round gives way meanwhile (bot/pacing.py)
+                    await coroutine
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:
