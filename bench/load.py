@@ -64,16 +64,10 @@ RATE_EXEMPT = frozenset({"getupdates", "answercallbackquery", "answerinlinequery
 
 
 def _luhn_imei(n: int) -> str:
+    from bot.domain.device_id import luhn_check_digit
+
     body = f"35693803{n:06d}"
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return body + luhn_check_digit(body)
 
 
 class _Bot:
@@ -145,25 +139,6 @@ def _echo_app(tg_url: str, token: str) -> Any:
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.add_handler(CallbackQueryHandler(button))
     return app
-
-
-@contextlib.asynccontextmanager
-async def _running(app: Any) -> Any:
-    from telegram import Update
-
-    await app.initialize()
-    if app.post_init is not None:
-        await app.post_init(app)
-    await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES)
-    await app.start()
-    try:
-        yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
 
 
 class _Timer:
@@ -362,7 +337,9 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
         if kind == "echo":
 
             def start() -> Any:
-                return _running(_echo_app(proxy.url, tg.token))
+                from tests.e2e import running_app
+
+                return running_app(_echo_app(proxy.url, tg.token))
 
         else:
             from bot.config import load_settings

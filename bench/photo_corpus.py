@@ -46,6 +46,8 @@ import numpy as np
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.domain.device_id import luhn_check_digit, luhn_valid
+
 TIERS = ("easy", "medium", "hard")
 TELEGRAM_LONG_SIDE = 1280
 SUPERSAMPLE = 2  # scenes are composed at 2x and downscaled, like a camera sensor + resize
@@ -66,23 +68,10 @@ TACS = ("35693803", "86123405", "35209900", "35345678", "86459504", "01234500", 
 
 
 # --------------------------------------------------------------------------- identifiers
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
 
 
 def _with_check_digit(body: str) -> str:
-    for d in "0123456789":
-        if _luhn_ok(body + d):
-            return body + d
-    raise AssertionError("unreachable")
+    return body + luhn_check_digit(body)
 
 
 def make_imei(rng: random.Random) -> str:
@@ -109,7 +98,7 @@ def make_serial(rng: random.Random) -> str:
     # 15-digit serial that fails Luhn: looks like an IMEI, must never be taken for one
     while True:
         s = "".join(rng.choice("0123456789") for _ in range(15))
-        if not _luhn_ok(s) and s[0] != "0":
+        if not luhn_valid(s) and s[0] != "0":
             return s
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import Update
 
 from bot.app import App, build_application
 from bot.config import Settings, load_settings
+from bot.telegram.context import AnyApp
 from tests.fakes.telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 
 ADMIN_ID = 1
@@ -65,10 +66,19 @@ def make_settings(
     )
 
 
+AppT = TypeVar("AppT", bound=AnyApp)
+
+
 @asynccontextmanager
 async def running_bot(settings: Settings) -> AsyncIterator[App]:
     """Start the bot as `run_polling` would (post_init included) and stop it cleanly."""
-    app = build_application(settings)
+    async with running_app(build_application(settings)) as app:
+        yield app
+
+
+@asynccontextmanager
+async def running_app(app: AppT) -> AsyncIterator[AppT]:
+    """Run any PTB `Application` (the bot, the bench's echo bot) as `run_polling` would."""
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)

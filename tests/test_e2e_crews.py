@@ -14,6 +14,7 @@ import time
 import pytest
 
 from bot.app import App
+from bot.domain.device_id import luhn_check_digit
 from bot.sandbox.server import NavixySandbox
 from tests.e2e import ADMIN_ID, IMEI, PHONE_DE, Installer
 from tests.fakes.telegram import BotMessage, FakeTelegram
@@ -24,14 +25,7 @@ REGISTER = "✅ Register"
 
 def luhn_imei(body14: str) -> str:
     """A Luhn-valid 15-digit IMEI from 14 digits."""
-    total = 0
-    for i, ch in enumerate(reversed(body14)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return body14 + str((10 - total % 10) % 10)
+    return body14 + luhn_check_digit(body14)
 
 
 async def typed(me: Installer, text: str, *, expect: str) -> BotMessage:

@@ -19,6 +19,7 @@ import pytest
 
 from bot.app import App
 from bot.config import Settings
+from bot.domain.device_id import luhn_check_digit
 from bot.domain.watch import Phase
 from bot.navixy.client import NavixyClient
 from bot.navixy.models import RegisterRequest
@@ -418,15 +419,7 @@ async def test_restart_while_watching_resumes_and_completes(
 
 def _luhn_imei(n: int) -> str:
     body = f"35693803{n:06d}"
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return body + luhn_check_digit(body)
 
 
 async def test_fifty_concurrent_watches_stay_under_the_rate_limit(

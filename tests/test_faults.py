@@ -35,6 +35,7 @@ import pytest
 
 import bot.services.registrar as registrar_module
 from bot.app import RESOURCES_KEY, App
+from bot.domain.device_id import luhn_check_digit
 from bot.navixy.client import NavixyClient
 from bot.navixy.models import RegisterRequest
 from bot.sandbox import Delay, DropAfterCommit, DropBeforeCommit, ErrorFault, Fault, NavixySandbox
@@ -74,14 +75,7 @@ def sandbox_kwargs() -> dict[str, Any]:
 
 def luhn_imei(n: int) -> str:
     body = f"35693803{n:06d}"
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return body + luhn_check_digit(body)
 
 
 @dataclass
