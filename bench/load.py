@@ -3,14 +3,19 @@ flood wait; the same run drives a bare python-telegram-bot echo bot for the rati
 
 Every scenario runs in its own child process (clean memory figures). In the child, the
 bot runs on its own event loop in a second thread; the tests' fake Telegram
-(`tests/fakes/telegram.py`, behind the fault proxy `tests/fakes/faulty_telegram.py`), the
-Navixy stand-in (`bot/sandbox`) and the simulated installers run on the main thread. The
-bot's CPU time is the process's minus the main thread's (so aiosqlite's and httpx's threads
-count for the bot, the fakes do not). Traffic goes to 127.0.0.1 only.
+(`tests/fakes/telegram.py`, behind the fault proxy `tests/fakes/faulty_telegram.py`) and the
+simulated installers run on the main thread. The Navixy stand-in (`bot/sandbox`) runs in a
+process of its own, spawned by the scenario (as Navixy is a remote server: answering the
+watcher's 1000-tracker `get_states` does not take the GIL the bot needs); the echo bot's
+scenario does not start it (the echo bot never calls Navixy). The bot's CPU time is the
+scenario process's minus its main thread's (so aiosqlite's and httpx's threads count for the
+bot, the fakes do not); peak RSS is the scenario process's (the fake Telegram included, the
+stand-in not). Traffic goes to 127.0.0.1 only.
 
-Watched devices are seeded, not registered: N silent trackers in the stand-in, N watches
-in the bot's database (started 0-14 min ago, their first quarter hour) and their status
-messages in the fake's chats, so the watcher polls and edits them as it would in production.
+Watched devices are seeded, not registered: N silent trackers created in the stand-in's
+process (which sends their ids back), N watches in the bot's database (started 0-14 min
+ago, their first quarter hour) and their status messages in the fake's chats, so the
+watcher polls and edits them as it would in production.
 
 Start-up and idle memory: the bot (and the echo bot) started as `python -m bot` would, in
 a child process, against a fake Telegram in this process: seconds from spawning it to its
@@ -38,7 +43,8 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +64,93 @@ WATCH_USER_BASE = 500_000
 VICTIM_ID = 9_999
 ROOT = str(Path(__file__).resolve().parent.parent)
 RATE_EXEMPT = frozenset({"getupdates", "answercallbackquery", "answerinlinequery", "getme"})
+
+
+# ------------------------------------------------- grandchild: the Navixy stand-in on its own
+
+#: Bound of the stand-in's start (and of seeding its trackers), and of its shutdown, s.
+NAVIXY_START_BOUND = 120.0
+NAVIXY_STOP_BOUND = 30.0
+
+
+def _navixy_child(conn: Connection, count: int) -> None:
+    """The stand-in in a process of its own (Navixy is a remote server: its work must not
+    take the bot's GIL): start it, create the API key and `count` silent trackers, send
+    `{"base_url", "key", "trackers"}` (or `{"error"}`) through `conn`, then serve until
+    the scenario sends anything or goes away (end of the pipe)."""
+    try:
+        asyncio.run(_navixy_serve(conn, count))
+    finally:
+        conn.close()
+
+
+async def _navixy_serve(conn: Connection, count: int) -> None:
+    import logging
+    import traceback
+
+    logging.basicConfig(level=logging.CRITICAL)
+    try:
+        from bot.sandbox import NavixySandbox
+
+        sandbox = NavixySandbox(rate_limit_per_second=100_000)
+        await sandbox.start()
+    except BaseException:
+        conn.send({"error": traceback.format_exc()})
+        raise
+    try:
+        try:
+            hello = {
+                "base_url": sandbox.base_url,
+                "key": sandbox.new_api_key(),
+                "trackers": _seed_trackers(sandbox, count),
+            }
+        except BaseException:
+            conn.send({"error": traceback.format_exc()})
+            raise
+        conn.send(hello)
+        told = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(conn.fileno(), told.set)  # a word from the scenario, or its end
+        try:
+            await told.wait()
+        finally:
+            loop.remove_reader(conn.fileno())
+    finally:
+        await sandbox.stop()
+
+
+@contextlib.asynccontextmanager
+async def _navixy_process(count: int) -> AsyncIterator[dict[str, Any]]:
+    """The stand-in (with `count` seeded trackers) in a spawned child process for the
+    duration of the block: yields its base URL, API key and the seeded tracker ids."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_navixy_child, args=(theirs, count), name="navixy", daemon=True)
+    proc.start()
+    theirs.close()  # the child's end: ours now reads EOF if the child dies
+    loop = asyncio.get_running_loop()
+    try:
+        if not await loop.run_in_executor(None, ours.poll, NAVIXY_START_BOUND):
+            raise RuntimeError(f"the Navixy stand-in did not start in {NAVIXY_START_BOUND} s")
+        try:
+            hello: dict[str, Any] = ours.recv()
+        except EOFError:
+            raise RuntimeError(
+                f"the Navixy stand-in's process ended (exit code {proc.exitcode})"
+            ) from None
+        if "error" in hello:
+            raise RuntimeError(f"the Navixy stand-in failed:\n{hello['error']}")
+        yield hello
+    finally:
+        with contextlib.suppress(OSError):
+            ours.send("stop")
+        ours.close()
+        await loop.run_in_executor(None, proc.join, NAVIXY_STOP_BOUND)
+        if proc.is_alive():
+            proc.kill()
+            await loop.run_in_executor(None, proc.join, 5)
 
 
 # ---------------------------------------------------------------- child: one load scenario
@@ -246,17 +339,11 @@ async def _start_round(
         timer.steps[step].append(took)
 
 
-def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
-    """N silent trackers in the stand-in and N status messages in the fake (main thread);
-    the watches to store in the bot's database."""
-    from bot.domain.watch import Watch
+def _seed_trackers(sandbox: Any, count: int) -> list[int]:
+    """N silent trackers in the stand-in (in its process); their ids."""
     from bot.sandbox.faults import DeviceScript
 
-    if count == 0:
-        return []
-    rng = random.Random(count)
-    now = time.time()
-    watches = []
+    ids = []
     for i in range(count):
         tracker = sandbox._create_tracker(
             label=f"W {i}",
@@ -269,11 +356,25 @@ def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
             now=sandbox.now(),
         )
         tracker.script = DeviceScript(online_after=None)
+        ids.append(tracker.id)
+    return ids
+
+
+def _seed_watches(tg: Any, tracker_ids: list[int]) -> list[Any]:
+    """A status message in the fake per seeded tracker (scenario process); the watches to
+    store in the bot's database."""
+    from bot.domain.watch import Watch
+    from tests.fakes.telegram import _Msg
+
+    if not tracker_ids:
+        return []
+    rng = random.Random(len(tracker_ids))
+    now = time.time()
+    watches = []
+    for i, tracker_id in enumerate(tracker_ids):
         user = tg.user(WATCH_USER_BASE + i, f"W{i}")
         chat = tg.private_chat(user, started=True)
         state = tg._state(chat)
-        from tests.fakes.telegram import _Msg
-
         msg_id = state.next_id
         state.next_id += 1
         data = {
@@ -286,7 +387,7 @@ def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
         state.msgs[msg_id] = _Msg(msg_id, chat.id, data, from_bot=True, kind="text")
         watches.append(
             Watch(
-                tracker_id=tracker.id,
+                tracker_id=tracker_id,
                 chat_id=chat.id,
                 user_id=user.id,
                 label=f"W {i}",
@@ -297,7 +398,6 @@ def _seed_watches(tg: Any, sandbox: Any, count: int) -> list[Any]:
                 auto_retry_done=True,
             )
         )
-
     return watches
 
 
@@ -320,7 +420,6 @@ def _pcts(values: list[float]) -> tuple[float, float]:
 async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
     import logging
 
-    from bot.sandbox import NavixySandbox
     from tests.fakes.faulty_telegram import FaultyTelegram, TgError
     from tests.fakes.telegram import FakeTelegram
 
@@ -328,12 +427,11 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
     kind, k, n, rounds = spec["kind"], spec["k"], spec["n"], spec["rounds"]
     timeout = spec["timeout"]
     tmp = Path(spec["tmp"])
-    async with (
-        FakeTelegram() as tg,
-        FaultyTelegram(tg) as proxy,
-        NavixySandbox(rate_limit_per_second=100_000) as sandbox,
-    ):
-        key = sandbox.new_api_key()
+    async with contextlib.AsyncExitStack() as stack:
+        tg = await stack.enter_async_context(FakeTelegram())
+        proxy = await stack.enter_async_context(FaultyTelegram(tg))
+        if kind != "echo":  # the echo bot never calls Navixy
+            navixy = await stack.enter_async_context(_navixy_process(n))
         if kind == "echo":
 
             def start() -> Any:
@@ -349,8 +447,8 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 _env_file=None,
                 bot_token=tg.token,
                 telegram_api_url=proxy.url,
-                navixy_api_url=sandbox.base_url,
-                navixy_api_key=key,
+                navixy_api_url=navixy["base_url"],
+                navixy_api_key=navixy["key"],
                 database_path=tmp / f"load-{os.getpid()}.db",
                 admin_ids="1",
                 installer_ids=",".join(map(str, ids)),
@@ -376,7 +474,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.get_running_loop().run_in_executor(
                 None, bot.call, bot.app.bot_data[SERVICES_KEY].catalog.ensure()
             )
-            watches = _seed_watches(tg, sandbox, n)
+            watches = _seed_watches(tg, navixy["trackers"])
             await asyncio.get_running_loop().run_in_executor(
                 None, bot.call, _store_watches(bot.app, watches)
             )
@@ -653,7 +751,7 @@ def _print_tables(echo: dict[str, Any], runs: list[dict[str, Any]], idle: dict[s
     )
     rows.append(
         (
-            "peak RSS MB (whole process, fakes included)",
+            "peak RSS MB (whole process, fake Telegram included)",
             f"{echo['peak_rss_mb']:.0f}",
             [
                 f"{r['peak_rss_mb']:.0f} ({_ratio(r['peak_rss_mb'], echo['peak_rss_mb'])})"
