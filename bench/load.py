@@ -163,6 +163,71 @@ def _luhn_imei(n: int) -> str:
     return body + luhn_check_digit(body)
 
 
+class _LagProbe:
+    """`BENCH_LAG=/tmp/lag`: how late the bot's loop wakes from a 1 ms sleep, and what its
+    thread (and every other thread of the scenario) was running when the loop stayed away
+    over `STALL` s (sampled by a watchdog thread); written to `/tmp/lag.<pid>`."""
+
+    STALL = 0.010
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.stacks: Counter[str] = Counter()
+        self._beat = time.perf_counter()
+        self._done = threading.Event()
+        self._loop_thread = threading.get_ident()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        watchdog = threading.Thread(target=self._watch, name="lag-watchdog", daemon=True)
+        watchdog.start()
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                self._beat = t0
+                await asyncio.sleep(0.001)
+                self.lags.append(time.perf_counter() - t0 - 0.001)
+        finally:
+            self._done.set()
+            watchdog.join(5)
+
+    def _watch(self) -> None:
+        import traceback
+
+        names = {t.ident: t.name for t in threading.enumerate()}
+        while not self._done.wait(0.002):
+            if time.perf_counter() - self._beat < self.STALL:
+                continue
+            beat = self._beat
+            for ident, frame in sys._current_frames().items():
+                if ident == threading.get_ident():
+                    continue
+                where = traceback.extract_stack(frame)[-6:]
+                line = " < ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(where)
+                )
+                who = "LOOP" if ident == self._loop_thread else names.get(ident, str(ident))
+                self.stacks[f"{who}: {line}"] += 1
+            while self._beat == beat and not self._done.wait(0.001):
+                pass  # one sample per stall
+
+    def report(self) -> str:
+        lags = sorted(self.lags)
+        if not lags:
+            return "no samples\n"
+
+        def pick(q: float) -> float:
+            return lags[min(len(lags) - 1, round(q * (len(lags) - 1)))]
+
+        out = [
+            f"samples {len(lags)} p50 {pick(0.5) * 1000:.2f} ms p99 {pick(0.99) * 1000:.2f} ms "
+            f"p999 {pick(0.999) * 1000:.2f} ms max {lags[-1] * 1000:.1f} ms; "
+            f"over 10 ms: {sum(1 for v in lags if v > 0.010)}, "
+            f"over 20 ms: {sum(1 for v in lags if v > 0.020)}"
+        ]
+        out += [f"{n:5d}  {stack}" for stack, n in self.stacks.most_common(40)]
+        return "\n".join(out) + "\n"
+
+
 class _Bot:
     """The bot under test on its own loop in a thread."""
 
@@ -195,10 +260,19 @@ class _Bot:
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        lag_to = os.environ.get("BENCH_LAG")
+        probe = _LagProbe() if lag_to else None
         async with self._start() as app:  # type: ignore[attr-defined]
             self.app = app
             self.ready.set()
-            await self._stop.wait()
+            if probe is None:
+                await self._stop.wait()
+                return
+            try:
+                await probe.run(self._stop)
+            finally:
+                with open(f"{lag_to}.{os.getpid()}", "w") as out:  # noqa: ASYNC230
+                    out.write(probe.report())
 
     def call(self, coro: Awaitable[Any]) -> Any:
         assert self.loop is not None
