@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.domain.watch import Check, CheckResult, Checks, LastState, Phase, Watch
@@ -112,3 +114,35 @@ async def test_unreadable_json_is_tolerated(db: Database) -> None:
     await db.execute("UPDATE watches SET last_state = 'nope', checks = '{' WHERE tracker_id = 1")
     w = await store.get(1)
     assert w is not None and w.last_state is None and w.checks == Checks()
+
+
+async def test_active_reads_in_pages_so_others_get_the_connection_between_them(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick reads every active watch (1000s): in pages of `read_page` rows, each its own
+    statement, so an installer's write waits for one page at most; by tracker id, each
+    active row once, also when rows change between two pages."""
+    store = WatchStore(db, read_page=5)
+    for tracker_id in range(1, 31):
+        ended = tracker_id % 4 == 0
+        await store.put(watch(tracker_id, status=Phase.DONE if ended else Phase.WAITING))
+    pages: list[list[int]] = []
+    real_fetchall = db.fetchall
+
+    async def fetchall(sql: str, params: Any = ()) -> list[Any]:
+        rows = await real_fetchall(sql, params)
+        pages.append([r["tracker_id"] for r in rows])
+        if len(pages) == 1:  # someone else writes between two pages
+            await store.save(watch(29, status=Phase.DISMISSED))
+            await store.put(watch(40))
+        return rows
+
+    monkeypatch.setattr(db, "fetchall", fetchall)
+    active = [w.tracker_id for w in await store.active()]
+
+    expected = [i for i in range(1, 31) if i % 4 and i != 29] + [40]
+    assert active == expected
+    assert pages[0] == [1, 2, 3, 5, 6]
+    assert all(len(page) <= 5 for page in pages)
+    assert [i for page in pages for i in page] == expected
+    assert len(pages) == 5  # 23 rows: four full pages and a short one

@@ -1,8 +1,8 @@
 """The watcher's round over many watches shares the event loop with the installers
 (issue 11): it gives the loop a turn every few milliseconds instead of holding it for the
-whole round, and a poll that finds a device saying the same again writes only its poll
-time. The Watcher against the Navixy stand-in and a real SQLite file; the view is a
-recorder that costs a little time per call, as rendering does."""
+whole round, asks Navixy in batches, and a poll that finds a device saying the same again
+writes only its poll time. The Watcher against the Navixy stand-in and a real SQLite file;
+the view is a recorder that costs a little time per call, as rendering does."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import pytest
 from bot.domain.watch import Phase, Watch, WatchPolicy
 from bot.navixy.client import NavixyClient
 from bot.sandbox import DeviceScript, NavixySandbox
-from bot.services.watcher import Watcher
+from bot.services.watcher import POLL_BATCH, Watcher
 from bot.storage.db import Database
 from bot.storage.watches import WatchStore
 from tests.helpers import FakeClock
 
-N = 400
+N = 400  # more than one batch of a round's get_states (POLL_BATCH)
 T = 60  # seconds: bound for one round
 #: What one status update costs the view here (a render takes about this long).
 VIEW_COST = 0.0001
@@ -64,6 +64,8 @@ class CountingStore(WatchStore):
         super().__init__(db)
         self.saved = 0
         self.polled = 0
+        #: Rows per statement of `save_many` and `mark_polled`.
+        self.writes: list[int] = []
 
     async def save(self, watch: Watch) -> None:
         self.saved += 1
@@ -71,10 +73,14 @@ class CountingStore(WatchStore):
 
     async def save_many(self, watches: list[Watch]) -> None:
         self.saved += len(watches)
+        if watches:
+            self.writes.append(len(watches))
         await super().save_many(watches)
 
     async def mark_polled(self, tracker_ids: list[int], polled_at: float) -> None:
         self.polled += len(tracker_ids)
+        if tracker_ids:
+            self.writes.append(len(tracker_ids))
         await super().mark_polled(tracker_ids, polled_at)
 
 
@@ -128,7 +134,8 @@ async def test_a_round_over_many_watches_gives_the_loop_turns_and_rewrites_nothi
     events: list[str] = []
     view = RecordingView(events)
     store = CountingStore(db)
-    for watch in seed(sandbox, clock.now):
+    seeded = seed(sandbox, clock.now)
+    for watch in seeded:
         await store.put(watch)
     async with NavixyClient(sandbox.base_url, api_key=sandbox.new_api_key()) as client:
         watcher = Watcher(client, store, WatchPolicy(), view=view, clock=clock)
@@ -152,21 +159,28 @@ async def test_a_round_over_many_watches_gives_the_loop_turns_and_rewrites_nothi
         await round_()
         assert view.updates == N  # every watch polled and shown
         assert store.saved == N  # the first answers are news: written whole
+        assert store.writes == [POLL_BATCH, N - POLL_BATCH]  # one statement per batch
         # The other task got turns all along: never N updates in one stretch (a turn every
         # few ms; the round costs N * VIEW_COST = 40 ms of updates alone).
         assert longest_run(events, "update") < N // 4
 
         events.clear()
+        store.writes.clear()
         store.saved = store.polled = view.updates = 0
         clock.advance(WatchPolicy().poll_seconds + 1)
         await round_()
         assert view.updates == N  # polled again, each one asked to show itself
         assert store.saved == 0  # the devices said the same: nothing written whole
-        assert store.polled == N  # only the poll time, in one statement
+        assert store.polled == N  # only the poll time, one statement per batch
+        assert store.writes == [POLL_BATCH, N - POLL_BATCH]
         assert longest_run(events, "update") < N // 4
 
     stored = await WatchStore(db).active()
     assert len(stored) == N
     assert {w.polled_at for w in stored} == {clock.now}  # the poll time is kept
     assert all(w.status is Phase.WAITING and w.last_state is not None for w in stored)
-    assert len(sandbox.calls_to("tracker/get_states")) == 2  # one call per round
+    # Each round asks in batches of POLL_BATCH trackers, in order: smaller answers, parsed,
+    # applied and written in shorter stretches.
+    ids = [w.tracker_id for w in seeded]
+    batches = [ids[:POLL_BATCH], ids[POLL_BATCH:]]
+    assert [c.params["trackers"] for c in sandbox.calls_to("tracker/get_states")] == 2 * batches

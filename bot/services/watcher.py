@@ -2,11 +2,13 @@
 
 `Watcher.tick()` runs from ONE repeating job (every WATCH_TICK_SECONDS). Each tick reads
 the active watches from SQLite (so watching survives restarts), polls the ones that are
-due (`bot.domain.watch.poll_due`) in batches of at most 2000 ids per
-`tracker/get_states` call, applies what the devices report, and climbs the escalation
-ladder of the silent ones (automatic `register_retry`, options, admins, the end).
+due (`bot.domain.watch.poll_due`) in batches of `POLL_BATCH` ids per `tracker/get_states`
+call (the API takes 2000; a smaller answer is parsed, applied and written in shorter
+stretches, so an installer's update never waits behind a thousand devices' states),
+applies what the devices report, and climbs the escalation ladder of the silent ones
+(automatic `register_retry`, options, admins, the end).
 
-Bounds: one `get_states` call per 2000 due watches per tick; at most
+Bounds: one `get_states` call per `POLL_BATCH` due watches per tick; at most
 `max_actions_per_tick` `register_retry` calls per tick (the rest wait for the next
 tick); after a failed poll (error 15, Navixy unavailable...) polling pauses with an
 exponential backoff (poll interval doubling up to 5 min).
@@ -52,6 +54,8 @@ from bot.storage.watches import WatchStore
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+#: Trackers per `tracker/get_states` call of a round (at most the API's `MAX_STATES`).
+POLL_BATCH = 250
 #: Seconds a tick waits for a status message being sent before it goes on without it.
 STARTING_WAIT = 10.0
 
@@ -128,7 +132,7 @@ class Watcher:
         clock: Callable[[], float] = time.time,
         admin_ids: Sequence[int] = (),
         max_actions_per_tick: int = 10,
-        batch_size: int = MAX_STATES,
+        batch_size: int = POLL_BATCH,
     ) -> None:
         self._client = client
         self._store = store
@@ -294,6 +298,7 @@ class Watcher:
 
     async def _poll(self, due: list[Watch], now: float) -> bool:
         """Poll `due` in batches; False after a failure (then polling backs off)."""
+        pacer = Pacer()  # across the batches: answers in flight go before the next one
         for start in range(0, len(due), self._batch):
             chunk = due[start : start + self._batch]
             try:
@@ -305,7 +310,6 @@ class Watcher:
             self._backoff = 0.0
             gone = set(snapshot.blocked) | set(snapshot.not_exist)
             batch = _Batch()
-            pacer = Pacer()
             for watch in chunk:
                 state = snapshot.states.get(watch.tracker_id)
                 if state is not None:
@@ -316,6 +320,7 @@ class Watcher:
                 await pacer.step()
             await self._store.save_many(batch.changed)
             await self._store.mark_polled(batch.polled, now)
+            await pacer.step()
         return True
 
     def _back_off(self, now: float, exc: NavixyError) -> None:
