@@ -147,7 +147,7 @@ def build_application(settings: Settings) -> App:
     async def note_update(update: Update, context: Context) -> None:
         user = update.effective_user
         current_update.set((update.update_id, user.id if user else None))
-        vitals.metrics.updates.labels(_update_kind(update)).inc()
+        vitals.metrics.observe_update(_update_kind(update))
 
     app.add_error_handler(on_background_error)
     app.add_handler(TypeHandler(Update, note_update), group=-2)

@@ -208,6 +208,10 @@ async def test_admin_reports_after_a_registration(
     assert "Van =9" in rows[1] and IMEI in rows[1] and "success" in rows[1]
     assert tracker.params["label"] == "Van =9"
     assert "6045325592" not in "\n".join(rows)  # no activation code or other secret
+    # Every Bot API call is a JSON body (bot/telegram/request.py), but the upload: multipart.
+    bodies = {(call.method, call.body) for call in tg.requests}
+    assert ("sendDocument", "multipart") in bodies
+    assert {body for method, body in bodies if method != "sendDocument"} == {"json"}
 
 
 async def test_status_while_navixy_is_down(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,63 @@ async def test_durable_transaction_restores_synchronous(tmp_path: Path) -> None:
             assert row is not None and row[0] == 2  # FULL inside
         after = await db.fetchone("PRAGMA synchronous")
         assert after is not None and after[0] == 1  # NORMAL again
+    finally:
+        await db.close()
+
+
+async def test_run_is_one_transaction_in_the_connection_thread(tmp_path: Path) -> None:
+    """`Database.run`: the function's statements commit together, or none of them."""
+    db = await _open(tmp_path / "bot.db")
+    try:
+        await db.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+
+        def two(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t VALUES (1)")
+            conn.execute("INSERT INTO t VALUES (2)")
+            return int(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+        def clash(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (3)")
+            conn.execute("INSERT INTO t VALUES (1)")  # UNIQUE: the 3 goes too
+
+        def sync_level(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+        async with asyncio.timeout(T):
+            assert await db.run(two) == 2
+            with pytest.raises(sqlite3.IntegrityError):
+                await db.run(clash)
+            assert [r["x"] for r in await db.fetchall("SELECT x FROM t ORDER BY x")] == [1, 2]
+            assert await db.run(sync_level, durable=True) == 2  # FULL inside
+            assert await db.run(sync_level) == 1  # NORMAL again
+            assert await db.fetchone("SELECT x FROM t WHERE x = 5") is None
+    finally:
+        await db.close()
+
+
+async def test_a_cancelled_caller_of_run_leaves_a_whole_transaction(tmp_path: Path) -> None:
+    db = await _open(tmp_path / "bot.db")
+    try:
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        started = threading.Event()
+        go_on = threading.Event()
+
+        def slow(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (1)")
+            started.set()
+            go_on.wait(T)
+            conn.execute("INSERT INTO t VALUES (2)")
+
+        task = asyncio.create_task(db.run(slow))
+        async with asyncio.timeout(T):
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, T)
+        task.cancel()
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(T):
+                await task
+        rows = await db.fetchall("SELECT x FROM t ORDER BY x")  # queued after the trip
+        assert [r["x"] for r in rows] == [1, 2]
     finally:
         await db.close()
 

@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 
 from bot.ops.metrics import Metrics
-from bot.tls import client_context
+from bot.telegram.request import BotApiRequest
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,13 @@ def observe_photo(vitals: Vitals | None, seconds: float) -> None:
         vitals.metrics.photo_seconds.observe(seconds)
 
 
-class ObservedRequest(HTTPXRequest):
-    """PTB's HTTPX request, counting every Bot API call and noting when Telegram answered."""
+class ObservedRequest(BotApiRequest):
+    """The Bot API request, counting every call and noting when Telegram answered."""
 
-    def __init__(self, vitals: Vitals, **kwargs: Any) -> None:
-        # One TLS context for the process (bot/tls.py): not a CA bundle load per client.
-        kwargs["httpx_kwargs"] = {"verify": client_context(), **kwargs.get("httpx_kwargs", {})}
-        super().__init__(**kwargs)
+    __slots__ = ("_vitals",)
+
+    def __init__(self, vitals: Vitals, *, connection_pool_size: int) -> None:
+        super().__init__(connection_pool_size=connection_pool_size)
         self._vitals = vitals
 
     async def do_request(
@@ -85,10 +85,10 @@ class ObservedRequest(HTTPXRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         try:

@@ -75,6 +75,8 @@ class Metrics:
             buckets=_DECODE_BUCKETS,
             registry=self.registry,
         )
+        self._telegram_children: dict[tuple[str, str], Counter] = {}
+        self._update_children: dict[str, Counter] = {}
         self._stored = _StoredTotals()
         self.registry.register(self._stored)
 
@@ -83,7 +85,19 @@ class Metrics:
         self.navixy_seconds.labels(method).observe(seconds)
 
     def observe_telegram(self, method: str, status: str) -> None:
-        self.telegram_calls.labels(method, status).inc()
+        # Every Bot API call passes here: the labelled child is looked up once, not per call.
+        child = self._telegram_children.get((method, status))
+        if child is None:
+            child = self._telegram_children[method, status] = self.telegram_calls.labels(
+                method, status
+            )
+        child.inc()
+
+    def observe_update(self, kind: str) -> None:
+        child = self._update_children.get(kind)
+        if child is None:
+            child = self._update_children[kind] = self.updates.labels(kind)
+        child.inc()
 
     def store(
         self, registrations: Iterable[tuple[str, int]], watches: Iterable[tuple[str, int]]

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.navixy.client import NavixyClient
 from bot.navixy.codes import NavixyCode
 from bot.navixy.errors import NavixyError, NavixyUnavailable
-from bot.tls import client_context
+from bot.telegram.request import BotApiRequest
 
 log = logging.getLogger("bot.startup")
 
@@ -66,13 +65,12 @@ async def check(settings: Settings) -> list[Finding]:
 async def _check_telegram(settings: Settings) -> list[Finding]:
     """One getMe, so a wrong token or URL is one clear line, not a traceback."""
     api = settings.telegram_api_url
-    tls = {"verify": client_context()}  # one TLS context for the process (bot/tls.py)
     bot: Bot = Bot(
         settings.bot_token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        request=HTTPXRequest(httpx_kwargs=tls),
-        get_updates_request=HTTPXRequest(httpx_kwargs=tls),
+        request=BotApiRequest(connection_pool_size=1),
+        get_updates_request=BotApiRequest(connection_pool_size=1),
     )
     try:
         async with bot:  # initialize() calls getMe

@@ -18,9 +18,11 @@ the bot for everyone, and nothing is lost for a later look.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
+import sqlite3
 from collections.abc import Hashable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,9 +286,7 @@ class ConversationTables:
     async def _commit(self, db: Database, batch: asyncio.Future[None]) -> None:
         ops, self._pending, self._batch = self._pending, [], None
         try:
-            async with db.transaction() as conn:
-                for sql, params in ops:
-                    await conn.execute(sql, params)
+            await db.run(functools.partial(_apply, ops))
         except asyncio.CancelledError:
             batch.cancel()
             raise
@@ -294,6 +294,11 @@ class ConversationTables:
             batch.set_exception(exc)
         else:
             batch.set_result(None)
+
+
+def _apply(ops: list[tuple[str, tuple[Any, ...]]], conn: sqlite3.Connection) -> None:
+    for sql, params in ops:
+        conn.execute(sql, params)
 
 
 # --- JSON ------------------------------------------------------------------------------------

@@ -24,8 +24,6 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from bot.domain.attempts import Attempt, AttemptStatus
 from bot.storage.db import Database, StorageError
 
@@ -86,34 +84,37 @@ class RegistrationJournal:
         """
         now = _now()
         snap = json.dumps(sorted(set(snapshot))) if snapshot is not None else None
-        async with self._db.transaction(durable=True) as conn:
-            cursor = await conn.execute(
+        row = (
+            draft_id,
+            user_id,
+            chat_id,
+            model,
+            plugin_id,
+            device_id,
+            label,
+            group_id,
+            AttemptStatus.SENDING.value,
+            now,
+            now,
+            snap,
+            card_message_id,
+            lang,
+            user_name,
+        )
+
+        def insert(conn: sqlite3.Connection) -> Attempt:
+            cursor = conn.execute(
                 "INSERT INTO registration_attempts (draft_id, user_id, chat_id, model, plugin_id,"
                 " device_id, label, group_id, status, created_at, updated_at, snapshot,"
                 " card_message_id, lang, user_name)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    draft_id,
-                    user_id,
-                    chat_id,
-                    model,
-                    plugin_id,
-                    device_id,
-                    label,
-                    group_id,
-                    AttemptStatus.SENDING.value,
-                    now,
-                    now,
-                    snap,
-                    card_message_id,
-                    lang,
-                    user_name,
-                ),
+                row,
             )
             attempt_id = cursor.lastrowid
-            await cursor.close()
             assert attempt_id is not None
-            return await _get_required(conn, attempt_id)
+            return _get_required(conn, attempt_id)
+
+        return await self._db.run(insert, durable=True)
 
     async def succeed(
         self, attempt_id: int, tracker_id: int, device_id: str | None = None
@@ -123,8 +124,9 @@ class RegistrationJournal:
         Raises `DuplicateSuccessError` if another attempt of the draft already
         succeeded, `JournalError` if this attempt succeeded with another tracker.
         """
-        async with self._db.transaction(durable=True) as conn:
-            current = await _get_required(conn, attempt_id)
+
+        def mark(conn: sqlite3.Connection) -> Attempt:
+            current = _get_required(conn, attempt_id)
             if current.status is AttemptStatus.SUCCESS:
                 if current.tracker_id == tracker_id:
                     return current
@@ -133,7 +135,7 @@ class RegistrationJournal:
                     f"not {tracker_id}"
                 )
             try:
-                await conn.execute(
+                conn.execute(
                     "UPDATE registration_attempts SET status = ?, tracker_id = ?,"
                     " assigned_device_id = ?, error_code = NULL, error_description = NULL,"
                     " updated_at = ? WHERE id = ?",
@@ -146,7 +148,7 @@ class RegistrationJournal:
                     ),
                 )
             except sqlite3.IntegrityError as exc:
-                other = await _fetch_one(
+                other = _fetch_one(
                     conn,
                     "WHERE draft_id = ? AND status = 'success'",
                     (current.draft_id,),
@@ -156,7 +158,9 @@ class RegistrationJournal:
                     f"{other.id if other else '?'} (tracker "
                     f"{other.tracker_id if other else '?'}); attempt {attempt_id} not marked"
                 ) from exc
-            return await _get_required(conn, attempt_id)
+            return _get_required(conn, attempt_id)
+
+        return await self._db.run(mark, durable=True)
 
     async def fail(self, attempt_id: int, code: int, description: str) -> Attempt:
         """Mark FAILED (the request surely created nothing)."""
@@ -168,16 +172,20 @@ class RegistrationJournal:
 
     async def mark_delivered(self, attempt_id: int) -> Attempt:
         """Telegram confirmed the result message: delivery done (idempotent)."""
-        async with self._db.transaction(durable=True) as conn:
-            current = await _get_required(conn, attempt_id)
+
+        def mark(conn: sqlite3.Connection) -> Attempt:
+            current = _get_required(conn, attempt_id)
             if current.status is not AttemptStatus.SUCCESS:
                 raise JournalError(f"attempt {attempt_id} is {current.status.value}, not a success")
-            if current.delivered_at is None:
-                await conn.execute(
-                    "UPDATE registration_attempts SET delivered_at = ? WHERE id = ?",
-                    (_now(), attempt_id),
-                )
-            return await _get_required(conn, attempt_id)
+            if current.delivered_at is not None:
+                return current
+            conn.execute(
+                "UPDATE registration_attempts SET delivered_at = ? WHERE id = ?",
+                (_now(), attempt_id),
+            )
+            return _get_required(conn, attempt_id)
+
+        return await self._db.run(mark, durable=True)
 
     async def set_card(self, attempt_id: int, message_id: int) -> None:
         """The message that shows this attempt's result now (a resend replaced the card)."""
@@ -307,20 +315,23 @@ class RegistrationJournal:
     async def _settle(
         self, attempt_id: int, status: AttemptStatus, code: int | None, description: str
     ) -> Attempt:
-        async with self._db.transaction(durable=True) as conn:
-            current = await _get_required(conn, attempt_id)
+
+        def settle(conn: sqlite3.Connection) -> Attempt:
+            current = _get_required(conn, attempt_id)
             if current.status is AttemptStatus.SUCCESS:
                 # A success is final: the tracker exists, forgetting it would allow a duplicate.
                 raise JournalError(
                     f"attempt {attempt_id} already succeeded (tracker {current.tracker_id});"
                     f" refusing to mark it {status.value}"
                 )
-            await conn.execute(
+            conn.execute(
                 "UPDATE registration_attempts SET status = ?, error_code = ?,"
                 " error_description = ?, updated_at = ? WHERE id = ?",
                 (status.value, code, description, _now(), attempt_id),
             )
-            return await _get_required(conn, attempt_id)
+            return _get_required(conn, attempt_id)
+
+        return await self._db.run(settle, durable=True)
 
 
 def _now() -> str:
@@ -367,16 +378,13 @@ def _snapshot(raw: str | None) -> frozenset[int] | None:
         return None  # unreadable: treated as no snapshot
 
 
-async def _fetch_one(
-    conn: aiosqlite.Connection, where: str, params: tuple[object, ...]
-) -> Attempt | None:
-    async with conn.execute(f"SELECT {_COLUMNS} FROM registration_attempts {where}", params) as cur:
-        row = await cur.fetchone()
+def _fetch_one(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> Attempt | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM registration_attempts {where}", params).fetchone()
     return _attempt(row) if row is not None else None
 
 
-async def _get_required(conn: aiosqlite.Connection, attempt_id: int) -> Attempt:
-    attempt = await _fetch_one(conn, "WHERE id = ?", (attempt_id,))
+def _get_required(conn: sqlite3.Connection, attempt_id: int) -> Attempt:
+    attempt = _fetch_one(conn, "WHERE id = ?", (attempt_id,))
     if attempt is None:
         raise AttemptNotFoundError(f"no registration attempt {attempt_id}")
     return attempt

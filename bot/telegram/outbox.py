@@ -265,8 +265,10 @@ class Outbox:
             if delay == 0.0:
                 await asyncio.sleep(0)  # let the calls just started run
                 continue
+            # asyncio.timeout, not wait_for: no task per wait (the pump waits after each call).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     def _dispatch(self) -> float | None:
         """Start the next call that may go now; seconds until one may (None: wait for news)."""

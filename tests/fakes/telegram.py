@@ -230,6 +230,8 @@ class ApiCall:
     error: str | None = None
     error_code: int | None = None
     result: Any = None
+    #: How the parameters came: "json", "form", "multipart" or "" (none).
+    body: str = ""
 
 
 @dataclass
@@ -389,8 +391,9 @@ class _Signal:
 class _Params:
     """Bot API parameters from a query string, form, multipart or JSON body."""
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
+    def __init__(self, raw: Mapping[str, Any], body: str = "") -> None:
         self.raw = dict(raw)
+        self.body = body
 
     def has(self, name: str) -> bool:
         return name in self.raw and self.raw[name] is not None
@@ -1380,17 +1383,20 @@ class FakeTelegram:
 
     async def _read_params(self, request: web.Request) -> _Params:
         raw: dict[str, Any] = dict(request.query)
+        kind = ""
         if request.method == "POST" and request.can_read_body:
             if request.content_type == "application/json":
+                kind = "json"
                 body = await request.json()
                 if not isinstance(body, dict):
                     raise bad("request body must be a JSON object")
                 raw.update(body)
             else:
+                kind = "multipart" if request.content_type.startswith("multipart/") else "form"
                 form = await request.post()
                 for key, value in form.items():
                     raw[key] = value
-        return _Params(raw)
+        return _Params(raw, kind)
 
     def _reply(
         self, call: ApiCall, result: Any = None, exc: ApiError | None = None
@@ -1439,11 +1445,15 @@ class FakeTelegram:
                 raise ApiError(f"Bad Request: method {method!r} not found (not faked)", 400)
             result = await handler(params)
         except ApiError as exc:
-            call = ApiCall(method, params.decoded(), False, exc.description, exc.code)
+            call = ApiCall(
+                method, params.decoded(), False, exc.description, exc.code, body=params.body
+            )
             return self._reply(call, exc=exc)
         finally:
             self._inflight -= 1
-        call = ApiCall(method, params.decoded(), True, result=copy.deepcopy(result))
+        call = ApiCall(
+            method, params.decoded(), True, result=copy.deepcopy(result), body=params.body
+        )
         return self._reply(call, result)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
@@ -1477,7 +1487,9 @@ class FakeTelegram:
                 self._allowed = frozenset(allowed) if allowed else DEFAULT_ALLOWED_UPDATES
             self._confirm(offset)
         except ApiError as exc:
-            call = ApiCall(method, params.decoded(), False, exc.description, exc.code)
+            call = ApiCall(
+                method, params.decoded(), False, exc.description, exc.code, body=params.body
+            )
             return self._reply(call, exc=exc)
         # A newer getUpdates terminates an older one still waiting (Telegram: 409).
         self._poll_generation += 1
@@ -1501,7 +1513,9 @@ class FakeTelegram:
                 "bot instance is running",
                 409,
             )
-            call = ApiCall(method, params.decoded(), False, conflict.description, 409)
+            call = ApiCall(
+                method, params.decoded(), False, conflict.description, 409, body=params.body
+            )
             transport = request.transport
             if transport is None or transport.is_closing():
                 # The client already gave up on this poll (PTB's stop() cancels it and sends
@@ -1512,7 +1526,13 @@ class FakeTelegram:
         updates = self._take_allowed(limit, peek=False)
         for update in updates:
             self.delivery_counts[update["update_id"]] += 1
-        call = ApiCall(method, params.decoded(), True, result=[u["update_id"] for u in updates])
+        call = ApiCall(
+            method,
+            params.decoded(),
+            True,
+            result=[u["update_id"] for u in updates],
+            body=params.body,
+        )
         return self._reply(call, copy.deepcopy(updates))
 
     def _confirm(self, offset: int) -> None:
