@@ -746,110 +746,177 @@ def _ratio(a: float, b: float) -> str:
     return "-" if not b or a != a or b != b else f"{a / b:.2f}×"
 
 
-def _print_tables(echo: dict[str, Any], runs: list[dict[str, Any]], idle: dict[str, Any]) -> None:
+def _per_update(r: dict[str, Any]) -> float:
+    return float(r["bot_cpu"]) / max(1, int(r["updates"]))
+
+
+def _per_registration(r: dict[str, Any]) -> float:
+    return float(r["bot_cpu"]) / max(1, int(r["completed"]))
+
+
+def _print_tables(
+    echoes: dict[int, dict[str, Any]], runs: list[dict[str, Any]], idle: dict[str, Any]
+) -> None:
+    """One run's tables; every ratio is to the echo bot with the same K."""
     print("\n### Load: per-step latency p50 / p99 ms (ratio of p99 to the echo bot's reply p99)\n")
     names = [f"K={r['k']} N={r['n']}" for r in runs]
-    print(f"| step | echo (K={echo['k']}) | " + " | ".join(names) + " |")
-    print("|---|---:|" + "---:|" * len(runs))
-    e50, e99 = echo["all"]
+    ks = sorted(echoes)
+    print("| step | " + " | ".join(f"echo (K={k})" for k in ks) + " | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * (len(ks) + len(runs)))
     for step in STEPS:
-        cells = []
+        cells = [f"{_ms(echoes[k]['all'][0])} / {_ms(echoes[k]['all'][1])}" for k in ks]
         for r in runs:
             p50, p99 = r["per_step"][step]
-            cells.append(f"{_ms(p50)} / {_ms(p99)} ({_ratio(p99, e99)})")
-        print(f"| {step} | {_ms(e50)} / {_ms(e99)} | " + " | ".join(cells) + " |")
-    print("\n### Load: totals (ratio to the echo bot in the same run)\n")
-    print("| metric | echo | " + " | ".join(names) + " |")
-    print("|---|---:|" + "---:|" * len(runs))
-    e_cpu_upd = echo["bot_cpu"] / max(1, echo["updates"])
-    rows: list[tuple[str, str, list[str]]] = []
-    rows.append(
+            cells.append(f"{_ms(p50)} / {_ms(p99)} ({_ratio(p99, echoes[r['k']]['all'][1])})")
+        print(f"| {step} | " + " | ".join(cells) + " |")
+    print("\n### Load: totals (ratio to the echo bot with the same K, same run)\n")
+    print(
+        "| metric | " + " | ".join(f"echo (K={k})" for k in ks) + " | " + " | ".join(names) + " |"
+    )
+    print("|---|" + "---:|" * (len(ks) + len(runs)))
+
+    def echo_of(r: dict[str, Any]) -> dict[str, Any]:
+        return echoes[int(r["k"])]
+
+    def rps(r: dict[str, Any]) -> float:
+        return float(r["completed"]) / float(r["wall"])
+
+    rows: list[tuple[str, list[str], list[str]]] = [
         (
             "registrations done / failed steps",
-            f"{echo['completed']} / {sum(echo['failures'].values())}",
+            [f"{echoes[k]['completed']} / {sum(echoes[k]['failures'].values())}" for k in ks],
             [f"{r['completed']} / {sum(r['failures'].values())}" for r in runs],
-        )
-    )
-    e_rps = echo["completed"] / echo["wall"]
-    rows.append(
+        ),
         (
             "registrations (echo: 9-message rounds) per s",
-            f"{e_rps:.1f}",
-            [
-                f"{r['completed'] / r['wall']:.1f} ({_ratio(r['completed'] / r['wall'], e_rps)})"
-                for r in runs
-            ],
-        )
-    )
-    rows.append(
+            [f"{rps(echoes[k]):.1f}" for k in ks],
+            [f"{rps(r):.1f} ({_ratio(rps(r), rps(echo_of(r)))})" for r in runs],
+        ),
         (
             "CPU per update ms",
-            f"{e_cpu_upd * 1000:.2f}",
+            [f"{_per_update(echoes[k]) * 1000:.2f}" for k in ks],
             [
-                f"{r['bot_cpu'] / max(1, r['updates']) * 1000:.2f} "
-                f"({_ratio(r['bot_cpu'] / max(1, r['updates']), e_cpu_upd)})"
+                f"{_per_update(r) * 1000:.2f} ({_ratio(_per_update(r), _per_update(echo_of(r)))})"
                 for r in runs
             ],
-        )
-    )
-    e_reg = echo["bot_cpu"] / max(1, echo["completed"])
-    rows.append(
+        ),
         (
             "CPU per registration ms (echo: 9 replies)",
-            f"{e_reg * 1000:.1f}",
+            [f"{_per_registration(echoes[k]) * 1000:.1f}" for k in ks],
             [
-                f"{r['bot_cpu'] / max(1, r['completed']) * 1000:.1f} "
-                f"({_ratio(r['bot_cpu'] / max(1, r['completed']), e_reg)})"
+                f"{_per_registration(r) * 1000:.1f} "
+                f"({_ratio(_per_registration(r), _per_registration(echo_of(r)))})"
                 for r in runs
             ],
-        )
-    )
-    e_calls = echo["calls"] / max(1, echo["completed"])
-    rows.append(
+        ),
         (
             "Bot API calls per registration (rate-limited)",
-            f"{e_calls:.1f} ({echo['limited_calls'] / max(1, echo['completed']):.1f})",
+            [
+                f"{echoes[k]['calls'] / max(1, echoes[k]['completed']):.1f} "
+                f"({echoes[k]['limited_calls'] / max(1, echoes[k]['completed']):.1f})"
+                for k in ks
+            ],
             [
                 f"{r['calls'] / max(1, r['completed']):.1f} "
                 f"({r['limited_calls'] / max(1, r['completed']):.1f})"
                 for r in runs
             ],
-        )
-    )
-    rows.append(
+        ),
         (
             "background status edits per s",
-            "-",
+            ["-" for _ in ks],
             [f"{r['bg_edits_per_s']:.1f}" for r in runs],
-        )
-    )
-    rows.append(
+        ),
         (
             "peak RSS MB (whole process, fake Telegram included)",
-            f"{echo['peak_rss_mb']:.0f}",
+            [f"{echoes[k]['peak_rss_mb']:.0f}" for k in ks],
             [
-                f"{r['peak_rss_mb']:.0f} ({_ratio(r['peak_rss_mb'], echo['peak_rss_mb'])})"
+                f"{r['peak_rss_mb']:.0f} ({_ratio(r['peak_rss_mb'], echo_of(r)['peak_rss_mb'])})"
                 for r in runs
             ],
-        )
-    )
-    for name, e, cells in rows:
-        print(f"| {name} | {e} | " + " | ".join(cells) + " |")
+        ),
+    ]
+    for name, echo_cells, cells in rows:
+        print(f"| {name} | " + " | ".join(echo_cells) + " | " + " | ".join(cells) + " |")
     _print_idle(idle)
 
 
-def _print_replies(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+def _worst_step(run: dict[str, Any], base: dict[str, Any]) -> tuple[float, str]:
+    """The largest ratio of a step's p99 in `run` to its p99 in `base`, and the step."""
+    worst = (0.0, "-")
+    for step in STEPS:
+        p99, b99 = run["per_step"][step][1], base["per_step"][step][1]
+        if p99 == p99 and b99 == b99 and b99 > 0:
+            worst = max(worst, (p99 / b99, step))
+    return worst
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _print_targets(reps: list[tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]]) -> None:
+    """The issue's targets in every repetition, and their median."""
+    print("\n### Load: the targets in each run (echo and bot alternate), and the median\n")
+    print("| target | " + " | ".join(f"run {i + 1}" for i in range(len(reps))) + " | median |")
+    print("|---|" + "---:|" * (len(reps) + 1))
+    rows: list[tuple[str, list[float], list[str]]] = []
+    first = reps[0][1]
+    for index, r0 in enumerate(first):
+        k, n = r0["k"], r0["n"]
+        ratios = [
+            _per_registration(runs[index]) / _per_registration(echoes[k]) for echoes, runs in reps
+        ]
+        rows.append(
+            (
+                f"CPU per registration / 9 echo replies, K={k} N={n}",
+                ratios,
+                [f"{x:.2f}×" for x in ratios],
+            )
+        )
+    for index, r0 in enumerate(first):
+        k, n = r0["k"], r0["n"]
+        base = next((i for i, r in enumerate(first) if r["k"] == k and r["n"] == 0), None)
+        if n == 0 or base is None:
+            continue
+        worst = [_worst_step(runs[index], runs[base]) for _, runs in reps]
+        rows.append(
+            (
+                f"worst step p99, N={n} / N=0, K={k}",
+                [w[0] for w in worst],
+                [f"{w[0]:.2f}× ({w[1]})" for w in worst],
+            )
+        )
+        confirm = [runs[index]["per_step"]["confirm"][1] * 1000 for _, runs in reps]
+        rows.append((f"confirm p99 ms, K={k} N={n}", confirm, [f"{c:.0f}" for c in confirm]))
+    for name, values, cells in rows:
+        median = _median(values)
+        shown = f"{median:.0f}" if name.startswith("confirm") else f"{median:.2f}×"
+        print(f"| {name} | " + " | ".join(cells) + f" | {shown} |")
+
+
+def _print_replies(pairs: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> None:
+    """One row per run (echo and bot alternate), then the median ratio per K."""
     print("\n### Replies: /start (bot) vs a word (echo bot), each user 9 x rounds\n")
-    print("| K | replies | latency p50 / p99 ms echo | bot | CPU per reply ms echo | bot | ratio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for echo, bot in pairs:
-        e_cpu = echo["bot_cpu"] / max(1, echo["updates"])
-        b_cpu = bot["bot_cpu"] / max(1, bot["updates"])
+    print(
+        "| K | run | replies | latency p50 / p99 ms echo | bot | CPU per reply ms echo | bot "
+        "| ratio |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ratios: dict[int, list[float]] = {}
+    for run, echo, bot in pairs:
+        e_cpu, b_cpu = _per_update(echo), _per_update(bot)
+        ratios.setdefault(int(bot["k"]), []).append(b_cpu / e_cpu if e_cpu else float("nan"))
         print(
-            f"| {bot['k']} | {bot['updates']} | {_ms(echo['all'][0])} / {_ms(echo['all'][1])} | "
+            f"| {bot['k']} | {run} | {bot['updates']} | "
+            f"{_ms(echo['all'][0])} / {_ms(echo['all'][1])} | "
             f"{_ms(bot['all'][0])} / {_ms(bot['all'][1])} | {e_cpu * 1000:.2f} | "
             f"{b_cpu * 1000:.2f} | {_ratio(b_cpu, e_cpu)} |"
         )
+    if any(len(v) > 1 for v in ratios.values()):
+        print("\n| K | CPU per reply ratio, median of the runs |\n|---:|---:|")
+        for k, values in ratios.items():
+            print(f"| {k} | {_median(values):.2f}× |")
 
 
 def _print_idle(idle: dict[str, Any]) -> None:
@@ -888,6 +955,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="bound of one step, s")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of every scenario (echo and bot alternate); the targets table gives "
+        "each run's ratios and their median",
+    )
+    parser.add_argument(
         "--replies",
         default="",
         help="instead: K users (comma-separated) sending /start (bot) or a word (echo), "
@@ -912,22 +986,28 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.replies:
             pairs = []
-            for k in (int(x) for x in args.replies.split(",")):
-                print(f"running replies K={k} ...", file=sys.stderr)
-                spec = {**base, "k": k, "n": 0, "flow": "replies"}
-                pairs.append(
-                    (_run_child({**spec, "kind": "echo"}), _run_child(spec | {"kind": "bot"}))
-                )
+            for run in range(1, args.repeat + 1):
+                for k in (int(x) for x in args.replies.split(",")):
+                    print(f"running replies K={k} (run {run}) ...", file=sys.stderr)
+                    spec = {**base, "k": k, "n": 0, "flow": "replies"}
+                    echo = _run_child({**spec, "kind": "echo"})
+                    pairs.append((run, echo, _run_child(spec | {"kind": "bot"})))
             _print_replies(pairs)
             return 0
-        echo = _run_child({**base, "kind": "echo", "k": max(ks), "n": 0})
-        runs = []
-        for k in ks:
-            for n in ns:
-                print(f"running K={k} N={n} ...", file=sys.stderr)
-                runs.append(_run_child({**base, "kind": "bot", "k": k, "n": n}))
+        reps = []
+        for run in range(1, args.repeat + 1):
+            echoes: dict[int, dict[str, Any]] = {}
+            runs = []
+            for k in ks:
+                print(f"running echo K={k} (run {run}) ...", file=sys.stderr)
+                echoes[k] = _run_child({**base, "kind": "echo", "k": k, "n": 0})
+                for n in ns:
+                    print(f"running K={k} N={n} (run {run}) ...", file=sys.stderr)
+                    runs.append(_run_child({**base, "kind": "bot", "k": k, "n": n}))
+            reps.append((echoes, runs))
         idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
-    _print_tables(echo, runs, idle)
+    _print_tables(*reps[0], idle)
+    _print_targets(reps)
     return 0
 
 
