@@ -50,6 +50,34 @@ async def test_interactive_calls_go_before_background_work_queued_earlier() -> N
     assert box.sent == [1, 3]
 
 
+async def test_an_answer_nothing_waits_before_starts_at_once_others_keep_their_turn() -> None:
+    box, rec = Outbox(ROOMY), Recorder()
+    held = box.submit(7, rec.call("a", hold=True))
+    assert list(box.log) == [(Priority.INTERACTIVE, 7)]  # started in submit: no pump turn
+    await asyncio.wait_for(rec.holding.wait(), 5)
+    second = box.submit(7, rec.call("b"))  # its chat has a call in flight: it waits
+    third = box.submit(8, rec.call("c"))  # an answer (b) waits before it: through the pump
+    assert len(box.log) == 1
+    await asyncio.wait_for(third, 5)
+    rec.gate.set()
+    await asyncio.wait_for(asyncio.gather(held, second), 5)
+    assert rec.ran == ["a", "c", "b"]
+    assert list(box.log) == [(Priority.INTERACTIVE, c) for c in (7, 8, 7)]
+
+
+async def test_an_answer_started_at_once_is_sent_again_after_its_429() -> None:
+    box, tries = Outbox(ROOMY), []
+
+    async def call() -> str:
+        tries.append(len(tries))
+        if len(tries) == 1:
+            raise RetryAfter(1)
+        return "sent"
+
+    assert await asyncio.wait_for(box.run(7, call), 5) == "sent"
+    assert tries == [0, 1] and box.floods == 1
+
+
 async def test_background_work_leaves_the_reserve_of_the_overall_budget_to_answers() -> None:
     now = [0.0]  # the clock stands still: no budget comes back during the test
     limits = Limits(
