@@ -66,7 +66,8 @@ async def test_an_answer_nothing_waits_before_starts_at_once_others_keep_their_t
 
 
 async def test_an_answer_started_at_once_is_sent_again_after_its_429() -> None:
-    box, tries = Outbox(ROOMY), []
+    box = Outbox(ROOMY)
+    tries: list[int] = []
 
     async def call() -> str:
         tries.append(len(tries))
