@@ -415,23 +415,7 @@ async def _start_round(
 
 def _seed_trackers(sandbox: Any, count: int) -> list[int]:
     """N silent trackers in the stand-in (in its process); their ids."""
-    from bot.sandbox.faults import DeviceScript
-
-    ids = []
-    for i in range(count):
-        tracker = sandbox._create_tracker(
-            label=f"W {i}",
-            group_id=0,
-            model="telfmb140",
-            device_id=_luhn_imei(900_000 + i),
-            phone=None,
-            apn=(None, None, None),
-            plugin_id=44,
-            now=sandbox.now(),
-        )
-        tracker.script = DeviceScript(online_after=None)
-        ids.append(tracker.id)
-    return ids
+    return list(sandbox.add_silent_trackers(_luhn_imei(900_000 + i) for i in range(count)))
 
 
 def _seed_watches(tg: Any, tracker_ids: list[int]) -> list[Any]:

@@ -15,7 +15,7 @@ import pytest
 
 from bot.domain.watch import Phase, Watch, WatchPolicy
 from bot.navixy.client import NavixyClient
-from bot.sandbox import DeviceScript, NavixySandbox
+from bot.sandbox import NavixySandbox
 from bot.services.watcher import POLL_BATCH, Watcher
 from bot.storage.db import Database
 from bot.storage.watches import WatchStore
@@ -91,32 +91,20 @@ def sandbox_kwargs() -> dict[str, Any]:
 
 def seed(sandbox: NavixySandbox, now: float) -> list[Watch]:
     """N silent trackers in the stand-in and their watches (a few minutes old)."""
-    watches = []
-    for i in range(N):
-        tracker = sandbox._create_tracker(
+    ids = sandbox.add_silent_trackers(f"35693803{i:07d}" for i in range(N))
+    return [
+        Watch(
+            tracker_id=tracker_id,
+            chat_id=1000 + i,
+            user_id=1000 + i,
             label=f"W {i}",
-            group_id=0,
             model="telfmb140",
-            device_id=f"35693803{i:07d}",
-            phone=None,
-            apn=(None, None, None),
-            plugin_id=44,
-            now=sandbox.now(),
+            started_at=now - 120,
+            status_message_id=1,
+            auto_retry_done=True,
         )
-        tracker.script = DeviceScript(online_after=None)
-        watches.append(
-            Watch(
-                tracker_id=tracker.id,
-                chat_id=1000 + i,
-                user_id=1000 + i,
-                label=f"W {i}",
-                model="telfmb140",
-                started_at=now - 120,
-                status_message_id=1,
-                auto_retry_done=True,
-            )
-        )
-    return watches
+        for i, tracker_id in enumerate(ids)
+    ]
 
 
 def longest_run(events: list[str], kind: str) -> int:

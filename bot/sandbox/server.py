@@ -338,6 +338,27 @@ class NavixySandbox:
             if tracker.device_id.upper() == device_id.upper():
                 tracker.script = script
 
+    def add_silent_trackers(
+        self, device_ids: Iterable[str], *, model: str = "telfmb140", label: str = "W"
+    ) -> list[int]:
+        """Trackers already in the account that never come online (labels "W 0", "W 1"...),
+        for load tests and benches that watch many devices; their ids."""
+        ids = []
+        for i, device_id in enumerate(device_ids):
+            tracker = self._create_tracker(
+                label=f"{label} {i}",
+                group_id=0,
+                model=model,
+                device_id=device_id,
+                phone=None,
+                apn=(None, None, None),
+                plugin_id=44,
+                now=self.now(),
+            )
+            tracker.script = DeviceScript(online_after=None)
+            ids.append(tracker.id)
+        return ids
+
     def new_api_key(self) -> str:
         key = secrets.token_hex(16)
         self._api_keys.add(key)
