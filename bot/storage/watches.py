@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bot.domain.watch.checks import Checks
 from bot.domain.watch.entity import Watch
@@ -18,6 +19,8 @@ from bot.domain.watch.schedule import ACTIVE_PHASES, Phase
 from bot.domain.watch.state import LastState
 from bot.pacing import Pacer
 from bot.storage.db import Database
+
+_V = TypeVar("_V")
 
 _COLUMNS = (
     "tracker_id, chat_id, user_id, user_name, lang, label, model, model_title, device_id, "
@@ -41,68 +44,67 @@ _UPSERT = (
 )
 
 
-class _ParsedJson:
-    """The JSON columns of the rows read or written last, with what they parse to.
+class _JsonColumn(Generic[_V]):
+    """One JSON column, per tracker: the text read or written last and its parsed
+    (immutable) value, so an unchanged text is neither decoded nor validated again and a
+    value written unchanged is not encoded again."""
 
-    A poll of 1000 watches reads 1000 rows back on every tick; most `last_state` and
-    `checks` texts are the same as last time (written or read by this store). Kept per
-    tracker: the text and its parsed (immutable) value, so an unchanged text is neither
-    decoded nor validated again, and a value written unchanged is not encoded again.
+    __slots__ = ("_decode", "_encode", "known")
+
+    def __init__(self, encode: Callable[[_V], Any], decode: Callable[[Any], _V | None]) -> None:
+        self._encode, self._decode = encode, decode
+        self.known: dict[int, tuple[str, _V]] = {}
+
+    def text(self, tracker_id: int, value: _V) -> str:
+        known = self.known.get(tracker_id)
+        if known is not None and known[1] is value:
+            return known[0]
+        text = json.dumps(self._encode(value))
+        self.known[tracker_id] = (text, value)
+        return text
+
+    def value(self, tracker_id: int, text: str) -> _V | None:
+        """The parsed value (None: unreadable, not remembered)."""
+        known = self.known.get(tracker_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        try:
+            value = self._decode(json.loads(text))
+        except ValueError:
+            return None
+        if value is not None:
+            self.known[tracker_id] = (text, value)
+        return value
+
+
+class _ParsedJson:
+    """The watches' JSON columns (`last_state`, `checks`) as last read or written.
+
+    A poll of 1000 watches reads 1000 rows back on every tick; most of these texts are the
+    same as last time (written or read by this store).
     """
 
     __slots__ = ("checks", "states")
 
     def __init__(self) -> None:
-        self.states: dict[int, tuple[str, LastState]] = {}
-        self.checks: dict[int, tuple[str, Checks]] = {}
+        self.states = _JsonColumn(LastState.to_json, LastState.from_json)
+        self.checks = _JsonColumn(Checks.to_json, Checks.from_json)
 
     def state_text(self, tracker_id: int, state: LastState | None) -> str | None:
-        if state is None:
-            return None
-        known = self.states.get(tracker_id)
-        if known is not None and known[1] is state:
-            return known[0]
-        text = json.dumps(state.to_json())
-        self.states[tracker_id] = (text, state)
-        return text
+        return None if state is None else self.states.text(tracker_id, state)
 
     def checks_text(self, tracker_id: int, checks: Checks) -> str:
-        known = self.checks.get(tracker_id)
-        if known is not None and known[1] is checks:
-            return known[0]
-        text = json.dumps(checks.to_json())
-        self.checks[tracker_id] = (text, checks)
-        return text
+        return self.checks.text(tracker_id, checks)
 
     def state(self, tracker_id: int, text: str | None) -> LastState | None:
-        if not text:
-            return None
-        known = self.states.get(tracker_id)
-        if known is not None and known[0] == text:
-            return known[1]
-        try:
-            state = LastState.from_json(json.loads(text))
-        except ValueError:
-            state = None
-        if state is not None:
-            self.states[tracker_id] = (text, state)
-        return state
+        return self.states.value(tracker_id, text) if text else None
 
     def checks_of(self, tracker_id: int, text: str | None) -> Checks:
-        if not text:
-            return Checks()
-        known = self.checks.get(tracker_id)
-        if known is not None and known[0] == text:
-            return known[1]
-        try:
-            checks = Checks.from_json(json.loads(text))
-        except ValueError:
-            return Checks()
-        self.checks[tracker_id] = (text, checks)
-        return checks
+        checks = self.checks.value(tracker_id, text) if text else None
+        return checks if checks is not None else Checks()
 
     def keep_only(self, tracker_ids: set[int]) -> None:
-        for table in (self.states, self.checks):
+        for table in (self.states.known, self.checks.known):
             for stale in [t for t in table if t not in tracker_ids]:
                 del table[stale]
 
