@@ -111,6 +111,11 @@ def build_application(settings: Settings) -> App:
         await _start_services(app, settings, await tables.database())
         if settings.health_port is not None:
             await _start_health(app, settings, vitals)
+        if _whole_process:
+            # Start-up is done (`python -m bot` turned the collector off for it): what it
+            # made lives as long as the process, so no collection needs to walk it again.
+            gc.freeze()
+            gc.enable()
 
     app: App = (
         ApplicationBuilder()

@@ -29,21 +29,27 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("cv2", "numpy", "zxingcpp", "PIL", "aiohttp", "tornado", "rapidfuzz", "phonenumbers")
 
 CHILD = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 from bot.__main__ import prepare
 
 prepare([])
+collecting_at_start = gc.isenabled()
+import bot.app
 from bot.app import build_application
 from bot.config import load_settings
 from telegram.ext import _updater
 
 async def started() -> None:
+    bot.app._whole_process = True  # as `python -m bot` runs it
     app = build_application(load_settings())
     await app.initialize()
     await app.post_init(app)
     try:
         loaded = [m for m in sys.argv[1:] if sys.modules.get(m) is not None]
-        print(json.dumps({"loaded": loaded, "webhooks": _updater.WEBHOOKS_AVAILABLE}))
+        collecting = [collecting_at_start, gc.isenabled()]
+        print(json.dumps(
+            {"loaded": loaded, "webhooks": _updater.WEBHOOKS_AVAILABLE, "gc": collecting}
+        ))
     finally:
         await app.shutdown()
         await app.post_shutdown(app)
@@ -89,7 +95,7 @@ async def test_the_idle_bot_loads_no_heavy_package(
     tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
 ) -> None:
     started = await _started(tg, sandbox.base_url, sandbox.new_api_key(), tmp_path)
-    assert started == {"loaded": [], "webhooks": False}
+    assert started == {"loaded": [], "webhooks": False, "gc": [False, True]}
     assert tg.calls("getMe")  # it did start against the fake
 
 
