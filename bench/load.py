@@ -1,16 +1,15 @@
 """`python -m bench load`: many installers at once, devices watched meanwhile, one chat in a
 flood wait; the same run drives a bare python-telegram-bot echo bot for the ratios.
 
-Every scenario runs in its own child process (clean memory figures). In the child, the
-bot runs on its own event loop in a second thread; the tests' fake Telegram
+Every scenario runs in its own child process. There the tests' fake Telegram
 (`tests/fakes/telegram.py`, behind the fault proxy `tests/fakes/faulty_telegram.py`) and the
-simulated installers run on the main thread. The Navixy stand-in (`bot/sandbox`) runs in a
-process of its own, spawned by the scenario (as Navixy is a remote server: answering the
-watcher's 1000-tracker `get_states` does not take the GIL the bot needs); the echo bot's
-scenario does not start it (the echo bot never calls Navixy). The bot's CPU time is the
-scenario process's minus its main thread's (so aiosqlite's and httpx's threads count for the
-bot, the fakes do not); peak RSS is the scenario process's (the fake Telegram included, the
-stand-in not). Traffic goes to 127.0.0.1 only.
+simulated installers run on the main thread; the bot under test (or the echo bot) runs in a
+process of its own, spawned by the scenario, as in production: its garbage collections walk
+its own objects only, not the fake's record of every call (in one process they stalled the
+bot 50 ms at 1000 watched). The Navixy stand-in (`bot/sandbox`) runs in a third process (as
+Navixy is a remote server); the echo bot's scenario does not start it (the echo bot never
+calls Navixy). The bot's CPU time and peak RSS are its own process's. Traffic goes to
+127.0.0.1 only.
 
 Watched devices are seeded, not registered: N silent trackers created in the stand-in's
 process (which sends their ids back), N watches in the bot's database (started 0-14 min
@@ -23,8 +22,11 @@ first getUpdates, and its RSS then and after 2 s idle. The bot's modules are com
 bytecode first, as in the image.
 
 `--replies K,...`: K users each sending `/start` (the bot) or a word (the echo bot), the
-per-reply CPU of the issue's target. `BENCH_PROFILE=/tmp/prof` writes a cProfile of the bot's
-thread per scenario (`/tmp/prof.<pid>`, in the thread's CPU time).
+per-reply CPU of the issue's target. `--trace`: each scenario's slowest steps split into
+where the time went (the fake, the bot's queue, its handlers, the send) and how much of it
+the bot spent collecting garbage. `BENCH_PROFILE=/tmp/prof` writes a cProfile of the bot's
+process per scenario (`/tmp/prof.<pid>`, in CPU time); `BENCH_LAG=/tmp/lag` how late its
+event loop wakes up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import os
 import random
@@ -64,6 +67,8 @@ WATCH_USER_BASE = 500_000
 VICTIM_ID = 9_999
 ROOT = str(Path(__file__).resolve().parent.parent)
 RATE_EXEMPT = frozenset({"getupdates", "answercallbackquery", "answerinlinequery", "getme"})
+#: How many of a scenario's slowest steps `--trace` prints, with their parts.
+TRACE_SLOWEST = 8
 
 
 # ------------------------------------------------- grandchild: the Navixy stand-in on its own
@@ -228,60 +233,153 @@ class _LagProbe:
         return "\n".join(out) + "\n"
 
 
-class _Bot:
-    """The bot under test on its own loop in a thread."""
+#: Bound of the bot's start (and of storing the seeded watches), and of its shutdown, s.
+BOT_START_BOUND = 120.0
+BOT_STOP_BOUND = 60.0
 
-    def __init__(self, start: Callable[[], Awaitable[Any]]) -> None:
-        self._start = start
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.app: Any = None
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self._stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, name="bot", daemon=True)
 
-    def _run(self) -> None:
-        profile_to = os.environ.get("BENCH_PROFILE")
-        try:
-            if profile_to:
-                import cProfile
+def _bot_child(conn: Connection, spec: dict[str, Any]) -> None:
+    """The bot under test (or the echo bot) in a process of its own, as in production: its
+    garbage collections walk its own objects, not the fake Telegram's. It answers the
+    scenario through `conn`: "ready" once polling, then {"watches"} -> "stored", "go" ->
+    "going", "cpu" -> its CPU seconds since "go", "stop" -> {"peak_rss_mb", "trace"} (then
+    it stops); any failure -> {"error"}."""
+    profile_to = os.environ.get("BENCH_PROFILE")
+    try:
+        if profile_to:
+            import cProfile
 
-                profiler = cProfile.Profile(time.thread_time)  # this thread's CPU only
-                try:
-                    profiler.runcall(asyncio.run, self._main())
-                finally:
-                    profiler.dump_stats(f"{profile_to}.{os.getpid()}")
-            else:
-                asyncio.run(self._main())
-        except BaseException as exc:  # report to the main thread
-            self.error = exc
-            self.ready.set()
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        lag_to = os.environ.get("BENCH_LAG")
-        probe = _LagProbe() if lag_to else None
-        async with self._start() as app:  # type: ignore[attr-defined]
-            self.app = app
-            self.ready.set()
-            if probe is None:
-                await self._stop.wait()
-                return
+            profiler = cProfile.Profile(time.process_time)  # this process's CPU
             try:
-                await probe.run(self._stop)
+                profiler.runcall(asyncio.run, _bot_serve(conn, spec))
             finally:
+                profiler.dump_stats(f"{profile_to}.{os.getpid()}")
+        else:
+            asyncio.run(_bot_serve(conn, spec))
+    finally:
+        conn.close()
+
+
+def _running(spec: dict[str, Any]) -> Any:
+    """The echo bot or the bot, started as `run_polling` would (an async context)."""
+    from tests.e2e import running_app, running_bot
+
+    if spec["kind"] == "echo":
+        return running_app(_echo_app(spec["tg_url"], spec["token"]))
+    from bot import app as bot_app
+    from bot.config import load_settings
+
+    ids = [INSTALLER_BASE + i for i in range(spec["k"])] + [VICTIM_ID]
+    settings = load_settings(
+        _env_file=None,
+        bot_token=spec["token"],
+        telegram_api_url=spec["tg_url"],
+        navixy_api_url=spec["navixy_url"],
+        navixy_api_key=spec["navixy_key"],
+        database_path=Path(spec["tmp"]) / f"load-{os.getpid()}.db",
+        admin_ids="1",
+        installer_ids=",".join(map(str, ids)),
+    )
+    bot_app._whole_process = True  # the bot owns this process, as with python -m bot
+    return running_bot(settings)
+
+
+async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
+    import logging
+    import traceback
+
+    logging.basicConfig(level=logging.CRITICAL)
+    loop = asyncio.get_running_loop()
+    lag_to = os.environ.get("BENCH_LAG")
+    probe = _LagProbe() if lag_to else None
+    stop_probe = asyncio.Event()
+    try:
+        async with _running(spec) as app:
+            trace = _BotTrace() if spec["trace"] else None
+            if trace is not None:
+                trace.attach(app)
+            if spec["kind"] != "echo":
+                from bot.telegram.context import SERVICES_KEY
+
+                await app.bot_data[SERVICES_KEY].catalog.ensure()
+            probing = asyncio.create_task(probe.run(stop_probe)) if probe else None
+            conn.send("ready")
+            cpu0 = time.process_time()
+            while True:
+                word = await loop.run_in_executor(None, conn.recv)
+                if isinstance(word, dict):
+                    await _store_watches(app, word["watches"])
+                    conn.send("stored")
+                elif word == "go":
+                    cpu0 = time.process_time()
+                    conn.send("going")
+                elif word == "cpu":
+                    conn.send(time.process_time() - cpu0)
+                elif word == "stop":
+                    conn.send(
+                        {
+                            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                            / 1024,
+                            "trace": trace.recorded() if trace else None,
+                        }
+                    )
+                    break
+            if probing is not None and probe is not None:
+                stop_probe.set()
+                await probing
                 with open(f"{lag_to}.{os.getpid()}", "w") as out:  # noqa: ASYNC230
                     out.write(probe.report())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            conn.send({"error": traceback.format_exc()})
+        raise
 
-    def call(self, coro: Awaitable[Any]) -> Any:
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)  # type: ignore[arg-type]
 
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(60)
+class _BotProcess:
+    """The scenario's end of `_bot_child`'s pipe."""
+
+    def __init__(self, conn: Connection, proc: Any) -> None:
+        self._conn = conn
+        self._proc = proc
+
+    async def ask(self, word: Any, bound: float = BOT_START_BOUND) -> Any:
+        if word is not None:
+            self._conn.send(word)
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, self._conn.poll, bound):
+            raise RuntimeError(f"the bot did not answer {word!r} in {bound} s")
+        try:
+            answer = self._conn.recv()
+        except EOFError:
+            raise RuntimeError(
+                f"the bot's process ended (exit code {self._proc.exitcode})"
+            ) from None
+        if isinstance(answer, dict) and "error" in answer:
+            raise RuntimeError(f"the bot failed:\n{answer['error']}")
+        return answer
+
+
+@contextlib.asynccontextmanager
+async def _bot_process(spec: dict[str, Any]) -> AsyncIterator[_BotProcess]:
+    """The bot (or echo bot) in a spawned child process, polling, for the block."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_bot_child, args=(theirs, spec), name="bot", daemon=True)
+    proc.start()
+    theirs.close()  # the child's end: ours now reads EOF if the child dies
+    loop = asyncio.get_running_loop()
+    try:
+        bot = _BotProcess(ours, proc)
+        await bot.ask(None)  # "ready"
+        yield bot
+    finally:
+        ours.close()
+        await loop.run_in_executor(None, proc.join, BOT_STOP_BOUND)
+        if proc.is_alive():
+            proc.kill()
+            await loop.run_in_executor(None, proc.join, 5)
 
 
 def _echo_app(tg_url: str, token: str) -> Any:
@@ -312,28 +410,114 @@ class _Timer:
     def __init__(self) -> None:
         self.steps: dict[str, list[float]] = defaultdict(list)
         self.failures: Counter[str] = Counter()
+        #: (step, chat id, first update id it could be, acted at, seen at) per sample.
+        self.samples: list[tuple[str, int, int, float, float]] = []
+
+    async def time(
+        self,
+        step: str,
+        tg: Any,
+        chat: Any,
+        act: Callable[[], Awaitable[Any]],
+        expect: str,
+        bound: float,
+    ) -> None:
+        first_id = tg._next_update_id
+        t0 = time.perf_counter()
+        seen_at = await _act_and_wait(tg, chat, act, expect, bound)
+        self.steps[step].append(seen_at - t0)
+        self.samples.append((step, int(chat.id), first_id, t0, seen_at))
 
 
 async def _act_and_wait(
     tg: Any, chat: Any, act: Callable[[], Awaitable[Any]], expect: str, bound: float
 ) -> float:
-    """Run the user's action; seconds until a new or edited bot message shows `expect`."""
+    """Run the user's action; when (`time.perf_counter()`) a new or edited bot message
+    shows `expect`."""
     state = tg._state(chat)
     before = {m.message_id: m.edits for m in state.msgs.values() if m.from_bot}
-    t0 = time.perf_counter()
     await act()
+    seen_at = 0.0
 
     def seen() -> bool:
+        nonlocal seen_at
         for msg in state.msgs.values():
             if not msg.from_bot or before.get(msg.message_id) == msg.edits:
                 continue
             snap = tg._snapshot(msg)
             if expect in (snap.text or snap.caption or ""):
+                seen_at = time.perf_counter()
                 return True
         return False
 
     await tg.wait_until(seen, timeout=bound, what=expect)
-    return time.perf_counter() - t0
+    return seen_at
+
+
+class _BotTrace:
+    """When each update reached the bot's queue, waited, ran, and when the bot started each
+    send or edit per chat (`--trace`; the bot's thread writes, the main thread reads after
+    the run). Wrapped on the running application's objects, not in the bot's code."""
+
+    def __init__(self) -> None:
+        self.queued: dict[int, float] = {}
+        self.started: dict[int, float] = {}
+        self.sends: dict[str, list[float]] = defaultdict(list)
+        #: The process's garbage collections: (generation, started, ended).
+        self.collections: list[tuple[int, float, float]] = []
+        self._collecting = 0.0
+        gc.callbacks.append(self._collection)
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collecting = time.perf_counter()
+        else:
+            self.collections.append((info["generation"], self._collecting, time.perf_counter()))
+
+    def recorded(self) -> dict[str, Any]:
+        """What the scenario needs (perf_counter is the system's monotonic clock on Linux:
+        the same time line in both processes)."""
+        return {
+            "queued": self.queued,
+            "started": self.started,
+            "sends": dict(self.sends),
+            "collections": self.collections,
+        }
+
+    def attach(self, app: Any) -> None:
+        queue = app.update_queue
+        put = queue.put
+
+        async def queued(item: Any) -> None:
+            if isinstance(getattr(item, "update_id", None), int):
+                self.queued[item.update_id] = time.perf_counter()
+            await put(item)
+
+        queue.put = queued
+        processor = app.update_processor
+        if hasattr(processor, "__dict__"):  # ours (PTB's own has slots: echo bot untraced)
+            process = processor.do_process_update
+
+            async def run(uid: int, coroutine: Awaitable[Any]) -> None:
+                self.started[uid] = time.perf_counter()
+                await coroutine
+
+            async def traced(update: Any, coroutine: Awaitable[Any]) -> None:
+                await process(update, run(update.update_id, coroutine))
+
+            processor.do_process_update = traced
+        client = app.bot.request._client
+        request = client.request
+
+        async def sending(*args: Any, **kwargs: Any) -> Any:
+            url = str(kwargs.get("url", args[1] if len(args) > 1 else ""))
+            if "sendMessage" in url or "editMessage" in url:
+                content = kwargs.get("content")
+                params = json.loads(content) if content else dict(kwargs.get("data") or {})
+                self.sends[str(params.get("chat_id"))].append(time.perf_counter())
+            return await request(*args, **kwargs)
+
+        client.request = sending
 
 
 def _button_message(tg: Any, chat: Any, text: str) -> int:
@@ -375,7 +559,7 @@ async def _registration(
     for step, act, expect in plan:
         await _think(think)
         try:
-            timer.steps[step].append(await _act_and_wait(tg, chat, act, expect, bound))
+            await timer.time(step, tg, chat, act, expect, bound)
         except AssertionError:
             timer.failures[step] += 1
             return
@@ -388,13 +572,12 @@ async def _echo_round(
         word = f"echo {n} {i}"
         await _think(think)
         try:
-            took = await _act_and_wait(
-                tg, chat, functools.partial(tg.send_text, user, chat, word), word, bound
+            await timer.time(
+                step, tg, chat, functools.partial(tg.send_text, user, chat, word), word, bound
             )
         except AssertionError:
             timer.failures[step] += 1
             return
-        timer.steps[step].append(took)
 
 
 async def _start_round(
@@ -404,18 +587,74 @@ async def _start_round(
     for step in STEPS:
         await _think(think)
         try:
-            took = await _act_and_wait(
-                tg, chat, functools.partial(tg.send_text, user, chat, "/start"), "Hi!", bound
+            await timer.time(
+                step, tg, chat, functools.partial(tg.send_text, user, chat, "/start"), "Hi!", bound
             )
         except AssertionError:
             timer.failures[step] += 1
             return
-        timer.steps[step].append(took)
 
 
 def _seed_trackers(sandbox: Any, count: int) -> list[int]:
     """N silent trackers in the stand-in (in its process); their ids."""
     return list(sandbox.add_silent_trackers(_luhn_imei(900_000 + i) for i in range(count)))
+
+
+def _parts(
+    tg: Any, samples: list[tuple[str, int, int, float, float]], bot: dict[str, Any]
+) -> list[Any]:
+    """Per sample: (step, total, to the bot, queued, waited, handler, send, back, garbage
+    collection in the bot) s; `bot` is `_BotTrace.recorded()`."""
+    import bisect
+
+    updates: dict[int, list[int]] = defaultdict(list)
+    for u in tg.updates:
+        message = u.get("message") or (u.get("callback_query") or {}).get("message")
+        if message:
+            updates[int(message["chat"]["id"])].append(int(u["update_id"]))
+    delivered: dict[int, float] = {}
+    answered: dict[str, list[float]] = defaultdict(list)
+    for call in tg.requests:
+        if call.method.lower() == "getupdates":
+            for uid in call.result or () if call.ok else ():
+                delivered.setdefault(uid, call.at)
+        elif "chat_id" in call.params:
+            answered[str(call.params["chat_id"])].append(call.at)
+    nan = float("nan")
+
+    def last_before(values: list[float], until: float) -> float:
+        i = bisect.bisect_right(values, until)
+        return values[i - 1] if i else nan
+
+    out = []
+    for step, chat_id, first_id, t0, seen_at in samples:
+        ids = updates[chat_id]
+        i = bisect.bisect_left(ids, first_id)
+        uid = ids[i] if i < len(ids) else -1
+        got = delivered.get(uid, nan)
+        queued = bot["queued"].get(uid, nan)
+        started = bot["started"].get(uid, queued)
+        done = last_before(answered[str(chat_id)], seen_at)
+        sent = last_before(bot["sends"].get(str(chat_id), []), done)
+        out.append(
+            (
+                step,
+                seen_at - t0,
+                got - t0,
+                queued - got,
+                started - queued,
+                sent - started,
+                done - sent,
+                seen_at - done,
+                _collected_within(bot["collections"], t0, seen_at),
+            )
+        )
+    return out
+
+
+def _collected_within(collections: list[tuple[int, float, float]], t0: float, t1: float) -> float:
+    """Seconds of the bot's garbage collections (its every thread stops) between t0 and t1."""
+    return sum(max(0.0, min(t1, end) - max(t0, start)) for _, start, end in collections)
 
 
 def _seed_watches(tg: Any, tracker_ids: list[int]) -> list[Any]:
@@ -467,6 +706,18 @@ async def _store_watches(app: Any, watches: list[Any]) -> None:
         await store.put(watch)
 
 
+def _trace_summary(recorded: dict[str, Any] | None, tg: Any, timer: _Timer) -> dict[str, Any]:
+    if recorded is None:
+        return {}
+    parts = _parts(tg, timer.samples, recorded)
+    full = [end - start for generation, start, end in recorded["collections"] if generation == 2]
+    return {
+        "slowest": sorted(parts, key=lambda p: p[1], reverse=True)[:TRACE_SLOWEST],
+        "parts_p50": [_rank(sorted(p[i] for p in parts), 0.5) for i in range(2, 9)],
+        "full_collections": [len(full), max(full, default=0.0), sum(full)],
+    }
+
+
 def _pcts(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
@@ -490,58 +741,23 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
     logging.basicConfig(level=logging.CRITICAL)
     kind, k, n, rounds = spec["kind"], spec["k"], spec["n"], spec["rounds"]
     timeout = spec["timeout"]
-    tmp = Path(spec["tmp"])
     async with contextlib.AsyncExitStack() as stack:
         tg = await stack.enter_async_context(FakeTelegram())
         proxy = await stack.enter_async_context(FaultyTelegram(tg))
+        child = {
+            "kind": kind,
+            "k": k,
+            "tmp": spec["tmp"],
+            "trace": bool(spec.get("trace")),
+            "tg_url": proxy.url,
+            "token": tg.token,
+        }
         if kind != "echo":  # the echo bot never calls Navixy
             navixy = await stack.enter_async_context(_navixy_process(n))
-        if kind == "echo":
-
-            def start() -> Any:
-                from tests.e2e import running_app
-
-                return running_app(_echo_app(proxy.url, tg.token))
-
-        else:
-            from bot.config import load_settings
-
-            ids = [INSTALLER_BASE + i for i in range(k)] + [VICTIM_ID]
-            settings = load_settings(
-                _env_file=None,
-                bot_token=tg.token,
-                telegram_api_url=proxy.url,
-                navixy_api_url=navixy["base_url"],
-                navixy_api_key=navixy["key"],
-                database_path=tmp / f"load-{os.getpid()}.db",
-                admin_ids="1",
-                installer_ids=",".join(map(str, ids)),
-            )
-
-            from bot import app as bot_app
-
-            bot_app._whole_process = True  # the bot owns this process, as with python -m bot
-
-            def start() -> Any:
-                from tests.e2e import running_bot
-
-                return running_bot(settings)
-
-        bot = _Bot(start)
-        bot.thread.start()
-        await asyncio.get_running_loop().run_in_executor(None, bot.ready.wait, 120)
-        if bot.error is not None:
-            raise bot.error
+            child.update(navixy_url=navixy["base_url"], navixy_key=navixy["key"])
+        bot = await stack.enter_async_context(_bot_process(child))
         if kind != "echo":
-            from bot.telegram.context import SERVICES_KEY
-
-            await asyncio.get_running_loop().run_in_executor(
-                None, bot.call, bot.app.bot_data[SERVICES_KEY].catalog.ensure()
-            )
-            watches = _seed_watches(tg, navixy["trackers"])
-            await asyncio.get_running_loop().run_in_executor(
-                None, bot.call, _store_watches(bot.app, watches)
-            )
+            await bot.ask({"watches": _seed_watches(tg, navixy["trackers"])})
             from tests.e2e import command_menus_set
 
             # One-time start-up work (the menus are set once polling is quiet) is not a reply's.
@@ -570,8 +786,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
             )
         timer = _Timer()
         calls_before = len(tg.requests)
-        cpu0 = time.process_time()
-        main0 = time.thread_time()
+        await bot.ask("go")
         t0 = time.perf_counter()
         flow = _echo_round if kind == "echo" else _registration
         if kind != "echo" and spec.get("flow") == "replies":
@@ -583,7 +798,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
 
         await asyncio.gather(*(one(i) for i in range(k)))
         wall = time.perf_counter() - t0
-        bot_cpu = (time.process_time() - cpu0) - (time.thread_time() - main0)
+        bot_cpu = await bot.ask("cpu")
         calls = tg.requests[calls_before:]
         proxy.calm()  # the flooded chat's pending sends may finish: a quick shutdown
         if victim_task is not None:
@@ -596,9 +811,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
             if c.method.lower() == "editmessagetext"
             and int(c.params.get("chat_id", 0) or 0) >= WATCH_USER_BASE
         )
-        await asyncio.get_running_loop().run_in_executor(None, bot.stop)
-        if bot.error is not None:
-            raise bot.error
+        stopped = await bot.ask("stop", BOT_STOP_BOUND)
     completed = len(timer.steps["confirm"] if kind != "echo" else timer.steps[STEPS[-1]])
     ours_calls = [
         c
@@ -620,10 +833,11 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "all": _pcts(all_steps),
         "updates": len(all_steps),
         "bot_cpu": bot_cpu,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": stopped["peak_rss_mb"],
         "calls": len(ours_calls),
         "limited_calls": sum(1 for c in ours_calls if c.method.lower() not in RATE_EXEMPT),
         "bg_edits_per_s": bg_edits / wall if wall else 0.0,
+        **_trace_summary(stopped["trace"], tg, timer),
     }
 
 
@@ -819,7 +1033,7 @@ def _print_tables(
             [f"{r['bg_edits_per_s']:.1f}" for r in runs],
         ),
         (
-            "peak RSS MB (whole process, fake Telegram included)",
+            "peak RSS MB (the bot's process)",
             [f"{echoes[k]['peak_rss_mb']:.0f}" for k in ks],
             [
                 f"{r['peak_rss_mb']:.0f} ({_ratio(r['peak_rss_mb'], echo_of(r)['peak_rss_mb'])})"
@@ -917,6 +1131,34 @@ def _print_replies(pairs: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> N
             print(f"| {k} | {_median(values):.2f}× |")
 
 
+def _print_trace(results: list[dict[str, Any]]) -> None:
+    """Each scenario's slowest steps, in parts: to the bot (until the getUpdates carrying
+    the action returned), queued (until the bot put the update in its queue), waited (until
+    its handlers ran: the conversation's turn, a slot, the event loop), handler (until the
+    bot started the send or edit the user saw), send (until the fake answered it), back
+    (until the simulated user saw it), and how much of it the process spent collecting
+    garbage; each part's median over all the steps; the full collections in the run."""
+    print("\n### Trace: the slowest steps, in parts (ms)\n")
+    print(
+        "| scenario | step | total | to the bot | queued | waited | handler | send | back "
+        "| of which garbage collection |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        if "slowest" not in r:
+            continue
+        name = f"{r['kind']} K={r['k']} N={r['n']}"
+        parts = " | ".join(_ms(v) for v in r["parts_p50"])
+        print(f"| {name} | median of each part | | {parts} |")
+        count, longest, total = r["full_collections"]
+        print(
+            f"| {name} | full collections: {count}, longest {_ms(longest)}, "
+            f"in all {_ms(total)} | | | | | | | | |"
+        )
+        for step, *values in r["slowest"]:
+            print(f"| {name} | {step} | " + " | ".join(_ms(v) for v in values) + " |")
+
+
 def _print_idle(idle: dict[str, Any]) -> None:
     print("\n### Idle: start-up and memory (own process, fake Telegram outside it)\n")
     print("| metric | echo | bot | ratio |")
@@ -960,6 +1202,11 @@ def main(argv: list[str] | None = None) -> int:
         "each run's ratios and their median",
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print each scenario's slowest steps, split into where the time went",
+    )
+    parser.add_argument(
         "--replies",
         default="",
         help="instead: K users (comma-separated) sending /start (bot) or a word (echo), "
@@ -977,6 +1224,7 @@ def main(argv: list[str] | None = None) -> int:
             "tmp": tmp,
             "flood": args.flood,
             "think": args.think,
+            "trace": args.trace,
         }
         if args.idle_only:
             idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
@@ -991,6 +1239,8 @@ def main(argv: list[str] | None = None) -> int:
                     echo = _run_child({**spec, "kind": "echo"})
                     pairs.append((run, echo, _run_child(spec | {"kind": "bot"})))
             _print_replies(pairs)
+            if args.trace:
+                _print_trace([r for _, echo, bot in pairs for r in (echo, bot)])
             return 0
         reps = []
         for run in range(1, args.repeat + 1):
@@ -1006,6 +1256,8 @@ def main(argv: list[str] | None = None) -> int:
         idle = {kind: asyncio.run(_idle(kind, Path(tmp))) for kind in ("echo", "bot")}
     _print_tables(*reps[0], idle)
     _print_targets(reps)
+    if args.trace:
+        _print_trace([r for echoes, runs in reps for r in [*echoes.values(), *runs]])
     return 0
 
 

@@ -232,6 +232,8 @@ class ApiCall:
     result: Any = None
     #: How the parameters came: "json", "form", "multipart" or "" (none).
     body: str = ""
+    #: When the fake answered it (`time.perf_counter()`; for getUpdates: when it returned).
+    at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
