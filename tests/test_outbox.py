@@ -140,6 +140,22 @@ async def test_an_interactive_edit_drops_the_older_background_edit_waiting() -> 
     assert rec.ran == ["card", "status: online"]
 
 
+async def test_listeners_hear_the_key_of_every_interactive_call_not_of_background_ones() -> None:
+    box, rec = Outbox(ROOMY), Recorder()
+    heard: list[object] = []
+    box.on_interactive(heard.append)
+    box.on_interactive(heard.append)  # once is enough
+    with background():
+        waiting = box.submit(7, rec.call("status"), key=("edit", 7, 42))
+    answers = [
+        box.submit(7, rec.call("answer"), key=("edit", 7, 43)),
+        box.submit(7, rec.call("no key")),
+    ]
+    await asyncio.wait_for(asyncio.gather(waiting, *answers), 5)
+    assert heard == [("edit", 7, 43)]
+    await box.close()
+
+
 async def test_a_flood_wait_pauses_only_its_chat() -> None:
     box, rec = Outbox(ROOMY), Recorder()
     floods = 0

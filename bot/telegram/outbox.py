@@ -163,6 +163,15 @@ class Outbox:
         self.coalesced = 0
         #: (priority, chat_id) of each call as it started, newest last (bounded).
         self.log: deque[tuple[Priority, int | None]] = deque(maxlen=10_000)
+        # Told the key of every interactive call submitted with one (see `on_interactive`).
+        self._interactive_listeners: list[Callable[[Hashable], None]] = []
+
+    def on_interactive(self, listener: Callable[[Hashable], None]) -> None:
+        """Call `listener(key)` whenever an interactive call with a key is submitted: a
+        sender that holds background calls back before they reach the queue (the watch's
+        status edits) drops the ones the answer makes stale, as the queue itself does."""
+        if listener not in self._interactive_listeners:
+            self._interactive_listeners.append(listener)
 
     # --- the caller's side ---------------------------------------------------------------------
 
@@ -185,6 +194,9 @@ class Outbox:
         prio = current_priority() if priority is None else priority
         future: asyncio.Future[T] = self.loop.create_future()
         chat = self._chat(chat_id)
+        if key is not None and prio is Priority.INTERACTIVE:
+            for listener in self._interactive_listeners:
+                listener(key)
         if key is not None:
             waiting = chat.queues[Priority.BACKGROUND]
             for job in list(waiting):

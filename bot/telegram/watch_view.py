@@ -51,10 +51,14 @@ from bot.telegram.common import (
     edit_text,
     send,
 )
-from bot.telegram.outbox import Priority, current_priority, outbox_for
+from bot.telegram.outbox import Priority, background, current_priority, outbox_for
 from bot.telegram.user_language import crew_language
 
 log = logging.getLogger(__name__)
+
+#: Background status edits handed to the outbox at once (the rest wait in the view): enough
+#: to keep the background budget busy while one of them waits out a network retry.
+_STATUS_EDITORS = 4
 
 
 def state_summary(watch: Watch) -> StateSummary | None:
@@ -102,6 +106,13 @@ class TelegramWatchView:
         self._rendered: dict[int, tuple[tuple[object, ...], str]] = {}
         # Background sends in flight (the poller does not wait for them).
         self._tasks: set[asyncio.Task[None]] = set()
+        # Status edits the poller decided on, newest text per message, oldest first: at
+        # 1000 watched most wait for the background budget, and as plain entries (not a
+        # task each, awaiting the outbox) they keep the heap, and so every full garbage
+        # collection, small. `_STATUS_EDITORS` tasks hand them to the outbox.
+        self._status_edits: dict[tuple[int, int], tuple[int, str, InlineKeyboardMarkup | None]]
+        self._status_edits = {}
+        self._editors: set[asyncio.Task[None]] = set()
 
     async def _deliver(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` now if answering someone; in background work, queue it and return, so
@@ -115,8 +126,40 @@ class TelegramWatchView:
 
     async def drain(self) -> None:
         """Wait for the background sends queued so far (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._tasks or self._editors:
+            await asyncio.gather(*self._tasks, *self._editors, return_exceptions=True)
+
+    def _queue_status_edit(
+        self,
+        tracker_id: int,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        """Background: the status message is to show `text` (replacing a text still
+        waiting, which keeps its place in the line)."""
+        if not self._status_edits:
+            # An answer that edits the message makes a waiting background text stale.
+            outbox_for(self._bot).on_interactive(self._drop_status_edit)
+        self._status_edits[chat_id, message_id] = (tracker_id, text, markup)
+        while len(self._editors) < min(_STATUS_EDITORS, len(self._status_edits)):
+            task = asyncio.create_task(self._edit_statuses())
+            self._editors.add(task)
+            task.add_done_callback(self._editors.discard)
+
+    def _drop_status_edit(self, key: object) -> None:
+        if isinstance(key, tuple) and len(key) == 3 and key[0] == "edit":
+            self._status_edits.pop((key[1], key[2]), None)
+
+    async def _edit_statuses(self) -> None:
+        with background():
+            while self._status_edits:
+                (chat_id, message_id), (tracker_id, text, markup) = next(
+                    iter(self._status_edits.items())
+                )
+                del self._status_edits[chat_id, message_id]
+                await self._edit_status(tracker_id, chat_id, message_id, text, markup)
 
     def _tr(self, watch: Watch) -> Gettext:
         """The installer's language, for messages sent without an update to answer
@@ -263,11 +306,14 @@ class TelegramWatchView:
         watch.shown_digest, watch.shown_at = digest, now
         self._unsure.discard(watch.tracker_id)
         await self._record_shown(watch)
-        await self._deliver(
-            self._edit_status(
+        if current_priority() is Priority.INTERACTIVE:
+            await self._edit_status(
                 watch.tracker_id, watch.chat_id, watch.status_message_id, text, markup
             )
-        )
+        else:
+            self._queue_status_edit(
+                watch.tracker_id, watch.chat_id, watch.status_message_id, text, markup
+            )
 
     def _render_key(self, watch: Watch, now: float) -> tuple[object, ...] | None:
         """Everything `render(watch, now)` reads, for a device that never connected; equal
