@@ -802,8 +802,18 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
             for r in range(rounds):
                 await flow(tg, users[i], chats[i], i * 10 + r, timer, timeout, spec["think"])
 
+        harness = _LagProbe() if spec.get("trace") else None
+        harness_done = asyncio.Event()
+        probing = asyncio.create_task(harness.run(harness_done)) if harness else None
         await asyncio.gather(*(one(i) for i in range(k)))
         wall = time.perf_counter() - t0
+        if probing is not None and harness is not None:
+            harness_done.set()
+            await probing
+            lag_to = os.environ.get("BENCH_LAG")
+            if lag_to:
+                with open(f"{lag_to}.harness.{os.getpid()}", "w") as out:  # noqa: ASYNC230
+                    out.write(harness.report())
         gc.enable()
         bot_cpu = await bot.ask("cpu")
         calls = tg.requests[calls_before:]
@@ -845,6 +855,7 @@ async def _scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "limited_calls": sum(1 for c in ours_calls if c.method.lower() not in RATE_EXEMPT),
         "bg_edits_per_s": bg_edits / wall if wall else 0.0,
         **_trace_summary(stopped["trace"], tg, timer),
+        **({"harness_lag": harness.report().splitlines()[0]} if harness else {}),
     }
 
 
@@ -1157,6 +1168,8 @@ def _print_trace(results: list[dict[str, Any]]) -> None:
         name = f"{r['kind']} K={r['k']} N={r['n']}"
         parts = " | ".join(_ms(v) for v in r["parts_p50"])
         print(f"| {name} | median of each part | | {parts} |")
+        if "harness_lag" in r:
+            print(f"| {name} | the fake's loop woke late: {r['harness_lag']} | | | | | | | | |")
         count, longest, total = r["full_collections"]
         print(
             f"| {name} | full collections: {count}, longest {_ms(longest)}, "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain.watch import WatchPolicy
 from bot.navixy.client import NavixyClient
@@ -26,6 +26,7 @@ from bot.telegram.watch_view import _STATUS_EDITORS, TelegramWatchView
 from tests.fakes.telegram import FakeChat, FakeTelegram
 from tests.helpers import FakeClock
 
+KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Stop watching", callback_data="w:s:103")]])
 #: One background call of budget, then one every ~30 s of the test's clock.
 SLOW_BACKGROUND = Limits(background_share=0.001, interactive_reserve=0.0)
 
@@ -50,7 +51,8 @@ async def test_waiting_status_edits_stay_in_the_view_newest_text_and_an_answer_d
 
         with background():
             for i, (chat, message_id) in enumerate(zip(chats, messages, strict=True)):
-                view._queue_status_edit(100 + i, chat.id, message_id, f"#{i} one minute", None)
+                markup = KEYBOARD if i == 3 else None  # waits in the view as JSON
+                view._queue_status_edit(100 + i, chat.id, message_id, f"#{i} one minute", markup)
             # One edit went out on the budget; a few wait in the outbox, the rest in the view.
             await tg.wait_until(lambda: _texts(tg, chats[0], messages[0]) == ["#0 one minute"])
             assert outbox.queued() == _STATUS_EDITORS - 1
@@ -73,6 +75,8 @@ async def test_waiting_status_edits_stay_in_the_view_newest_text_and_an_answer_d
     assert _texts(tg, chats[5], messages[5]) == ["#5 two minutes"]
     for i in range(4):
         assert _texts(tg, chats[i], messages[i]) == [f"#{i} one minute"]
+    (edit,) = [c for c in tg.calls("editMessageText") if c.params.get("chat_id") == chats[3].id]
+    assert edit.params["reply_markup"] == KEYBOARD.to_dict()
     await outbox.close()
     await db.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from html import escape
@@ -108,10 +109,10 @@ class TelegramWatchView:
         self._tasks: set[asyncio.Task[None]] = set()
         # Status edits the poller decided on, newest text per message, oldest first: at
         # 1000 watched most wait for the background budget, and as plain entries (not a
-        # task each, awaiting the outbox) they keep the heap, and so every full garbage
-        # collection, small. `_STATUS_EDITORS` tasks hand them to the outbox.
-        self._status_edits: dict[tuple[int, int], tuple[int, str, InlineKeyboardMarkup | None]]
-        self._status_edits = {}
+        # task each, awaiting the outbox; the keyboard as its JSON, a string the garbage
+        # collector does not walk) they keep the heap, and so every full collection,
+        # small. `_STATUS_EDITORS` tasks hand them to the outbox.
+        self._status_edits: dict[tuple[int, int], tuple[int, str, str | None]] = {}
         self._editors: set[asyncio.Task[None]] = set()
 
     async def _deliver(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -142,7 +143,8 @@ class TelegramWatchView:
         if not self._status_edits:
             # An answer that edits the message makes a waiting background text stale.
             outbox_for(self._bot).on_interactive(self._drop_status_edit)
-        self._status_edits[chat_id, message_id] = (tracker_id, text, markup)
+        keyboard = markup.to_json() if markup is not None else None
+        self._status_edits[chat_id, message_id] = (tracker_id, text, keyboard)
         while len(self._editors) < min(_STATUS_EDITORS, len(self._status_edits)):
             task = asyncio.create_task(self._edit_statuses())
             self._editors.add(task)
@@ -155,10 +157,15 @@ class TelegramWatchView:
     async def _edit_statuses(self) -> None:
         with background():
             while self._status_edits:
-                (chat_id, message_id), (tracker_id, text, markup) = next(
+                (chat_id, message_id), (tracker_id, text, keyboard) = next(
                     iter(self._status_edits.items())
                 )
                 del self._status_edits[chat_id, message_id]
+                markup = (
+                    InlineKeyboardMarkup.de_json(json.loads(keyboard), self._bot)
+                    if keyboard is not None
+                    else None
+                )
                 await self._edit_status(tracker_id, chat_id, message_id, text, markup)
 
     def _tr(self, watch: Watch) -> Gettext:
