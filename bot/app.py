@@ -97,6 +97,9 @@ warnings.filterwarnings(
 #: would stay frozen (never collected) after they stop.
 _whole_process = False
 
+#: Generation-1 collections between two full ones (`gc.set_threshold`'s third value).
+FULL_COLLECTION_EVERY = 100
+
 
 def build_application(settings: Settings) -> App:
     """The bot exactly as production runs it (tests build it with this too)."""
@@ -115,6 +118,10 @@ def build_application(settings: Settings) -> App:
             # Start-up is done (`python -m bot` turned the collector off for it): what it
             # made lives as long as the process, so no collection needs to walk it again.
             gc.freeze()
+            # A full collection walks every watch's state (8-24 ms at 1000 watched, the
+            # event loop and every answer stopped): 10x fewer of them than CPython's
+            # default (10). Young objects are still collected as often as before.
+            gc.set_threshold(*gc.get_threshold()[:2], FULL_COLLECTION_EVERY)
             gc.enable()
 
     app: App = (

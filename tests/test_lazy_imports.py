@@ -46,7 +46,7 @@ async def started() -> None:
     await app.post_init(app)
     try:
         loaded = [m for m in sys.argv[1:] if sys.modules.get(m) is not None]
-        collecting = [collecting_at_start, gc.isenabled()]
+        collecting = [collecting_at_start, gc.isenabled(), gc.get_threshold()[2]]
         print(json.dumps(
             {"loaded": loaded, "webhooks": _updater.WEBHOOKS_AVAILABLE, "gc": collecting}
         ))
@@ -95,7 +95,7 @@ async def test_the_idle_bot_loads_no_heavy_package(
     tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
 ) -> None:
     started = await _started(tg, sandbox.base_url, sandbox.new_api_key(), tmp_path)
-    assert started == {"loaded": [], "webhooks": False, "gc": [False, True]}
+    assert started == {"loaded": [], "webhooks": False, "gc": [False, True, 100]}
     assert tg.calls("getMe")  # it did start against the fake
 
 
