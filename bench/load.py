@@ -129,34 +129,11 @@ async def _navixy_serve(conn: Connection, count: int) -> None:
 async def _navixy_process(count: int) -> AsyncIterator[dict[str, Any]]:
     """The stand-in (with `count` seeded trackers) in a spawned child process for the
     duration of the block: yields its base URL, API key and the seeded tracker ids."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    ours, theirs = ctx.Pipe()
-    proc = ctx.Process(target=_navixy_child, args=(theirs, count), name="navixy", daemon=True)
-    proc.start()
-    theirs.close()  # the child's end: ours now reads EOF if the child dies
-    loop = asyncio.get_running_loop()
-    try:
-        if not await loop.run_in_executor(None, ours.poll, NAVIXY_START_BOUND):
-            raise RuntimeError(f"the Navixy stand-in did not start in {NAVIXY_START_BOUND} s")
-        try:
-            hello: dict[str, Any] = ours.recv()
-        except EOFError:
-            raise RuntimeError(
-                f"the Navixy stand-in's process ended (exit code {proc.exitcode})"
-            ) from None
-        if "error" in hello:
-            raise RuntimeError(f"the Navixy stand-in failed:\n{hello['error']}")
+    async with _spawned(
+        _navixy_child, (count,), "the Navixy stand-in", NAVIXY_STOP_BOUND, goodbye="stop"
+    ) as child:
+        hello: dict[str, Any] = await child.ask(None, NAVIXY_START_BOUND)
         yield hello
-    finally:
-        with contextlib.suppress(OSError):
-            ours.send("stop")
-        ours.close()
-        await loop.run_in_executor(None, proc.join, NAVIXY_STOP_BOUND)
-        if proc.is_alive():
-            proc.kill()
-            await loop.run_in_executor(None, proc.join, 5)
 
 
 # ---------------------------------------------------------------- child: one load scenario
@@ -336,51 +313,71 @@ async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
         raise
 
 
-class _BotProcess:
-    """The scenario's end of `_bot_child`'s pipe."""
+class _Child:
+    """The scenario's end of a spawned child's pipe: a word sent, the answer awaited."""
 
-    def __init__(self, conn: Connection, proc: Any) -> None:
+    def __init__(self, conn: Connection, proc: Any, name: str) -> None:
         self._conn = conn
         self._proc = proc
+        self._name = name
 
     async def ask(self, word: Any, bound: float = BOT_START_BOUND) -> Any:
+        """Send `word` (None: only listen) and return the answer; RuntimeError when the
+        child reports a failure (`{"error"}`), ends, or stays silent for `bound` s."""
         if word is not None:
             self._conn.send(word)
         loop = asyncio.get_running_loop()
         if not await loop.run_in_executor(None, self._conn.poll, bound):
-            raise RuntimeError(f"the bot did not answer {word!r} in {bound} s")
+            raise RuntimeError(f"{self._name} did not answer {word!r} in {bound} s")
         try:
             answer = self._conn.recv()
         except EOFError:
-            raise RuntimeError(
-                f"the bot's process ended (exit code {self._proc.exitcode})"
-            ) from None
+            code = self._proc.exitcode
+            raise RuntimeError(f"{self._name}'s process ended (exit code {code})") from None
         if isinstance(answer, dict) and "error" in answer:
-            raise RuntimeError(f"the bot failed:\n{answer['error']}")
+            raise RuntimeError(f"{self._name} failed:\n{answer['error']}")
         return answer
 
 
 @contextlib.asynccontextmanager
-async def _bot_process(spec: dict[str, Any]) -> AsyncIterator[_BotProcess]:
-    """The bot (or echo bot) in a spawned child process, polling, for the block."""
+async def _spawned(
+    target: Callable[..., None],
+    args: tuple[Any, ...],
+    name: str,
+    stop_bound: float,
+    *,
+    goodbye: str | None = None,
+) -> AsyncIterator[_Child]:
+    """`target(conn, *args)` in a spawned child process for the block; at its end
+    `goodbye` is sent (if any), then the child has `stop_bound` s to exit before it is
+    killed."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    proc = ctx.Process(target=_bot_child, args=(theirs, spec), name="bot", daemon=True)
+    proc = ctx.Process(target=target, args=(theirs, *args), name=name, daemon=True)
     proc.start()
     theirs.close()  # the child's end: ours now reads EOF if the child dies
     loop = asyncio.get_running_loop()
     try:
-        bot = _BotProcess(ours, proc)
-        await bot.ask(None)  # "ready"
-        yield bot
+        yield _Child(ours, proc, name)
     finally:
+        if goodbye is not None:
+            with contextlib.suppress(OSError):
+                ours.send(goodbye)
         ours.close()
-        await loop.run_in_executor(None, proc.join, BOT_STOP_BOUND)
+        await loop.run_in_executor(None, proc.join, stop_bound)
         if proc.is_alive():
             proc.kill()
             await loop.run_in_executor(None, proc.join, 5)
+
+
+@contextlib.asynccontextmanager
+async def _bot_process(spec: dict[str, Any]) -> AsyncIterator[_Child]:
+    """The bot (or echo bot) in a spawned child process, polling, for the block."""
+    async with _spawned(_bot_child, (spec,), "the bot", BOT_STOP_BOUND) as bot:
+        await bot.ask(None)  # "ready"
+        yield bot
 
 
 def _echo_app(tg_url: str, token: str) -> Any:
