@@ -30,7 +30,7 @@ from bot.domain.draft import Draft
 from bot.i18n import Gettext, gettext_for
 from bot.sealing import SecretBox
 from bot.telegram.context import BotContext, Services
-from bot.telegram.outbox import outbox_for
+from bot.telegram.outbox import edit_key, outbox_for
 from bot.telegram.safe_text import MAX_CALLBACK_TEXT, clip_plain, fit_html, plain_text
 from bot.telegram.user_language import language_for
 
@@ -251,7 +251,7 @@ async def edit_text(
             body, chat_id=chat_id, message_id=message_id, parse_mode=mode, reply_markup=markup
         )
 
-    key = ("edit", chat_id, message_id)
+    key = edit_key(chat_id, message_id)
     try:
         await _patiently(
             bot, chat_id, lambda: attempt(html_text, ParseMode.HTML), patience, key=key

@@ -29,7 +29,7 @@ from bot.services.watcher import Watcher
 from bot.telegram import texts
 from bot.telegram.common import Context
 from bot.telegram.context import BotContext, Deliveries
-from bot.telegram.outbox import outbox_for
+from bot.telegram.outbox import edit_key, outbox_for
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class ResultDelivery:
                     lambda: self._bot.edit_message_text(
                         text, chat_id=attempt.chat_id, message_id=card, reply_markup=None
                     ),
-                    key=("edit", attempt.chat_id, card),
+                    key=edit_key(attempt.chat_id, card),
                 )
                 return True
             except BadRequest as exc:

@@ -428,6 +428,12 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 _outboxes: dict[int, tuple[Bot, Outbox]] = {}
 
 
+def edit_key(chat_id: int, message_id: int) -> Hashable:
+    """The `key` of every call that edits this message (what `submit` coalesces and what
+    an interactive edit makes stale)."""
+    return ("edit", chat_id, message_id)
+
+
 def outbox_for(bot: Bot) -> Outbox:
     """The bot's outbox on the running event loop (made on first use)."""
     loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from html import escape
 from typing import Any
 
@@ -52,7 +52,13 @@ from bot.telegram.common import (
     edit_text,
     send,
 )
-from bot.telegram.outbox import Priority, background, current_priority, outbox_for
+from bot.telegram.outbox import (
+    Priority,
+    background,
+    current_priority,
+    edit_key,
+    outbox_for,
+)
 from bot.telegram.user_language import crew_language
 
 log = logging.getLogger(__name__)
@@ -112,7 +118,7 @@ class TelegramWatchView:
         # task each, awaiting the outbox; the keyboard as its JSON, a string the garbage
         # collector does not walk) they keep the heap, and so every full collection,
         # small. `_STATUS_EDITORS` tasks hand them to the outbox.
-        self._status_edits: dict[tuple[int, int], tuple[int, str, str | None]] = {}
+        self._status_edits: dict[Hashable, tuple[int, int, int, str, str | None]] = {}
         self._editors: set[asyncio.Task[None]] = set()
 
     async def _deliver(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -144,23 +150,21 @@ class TelegramWatchView:
             # An answer that edits the message makes a waiting background text stale.
             outbox_for(self._bot).on_interactive(self._drop_status_edit)
         keyboard = markup.to_json() if markup is not None else None
-        self._status_edits[chat_id, message_id] = (tracker_id, text, keyboard)
+        edit = (tracker_id, chat_id, message_id, text, keyboard)
+        self._status_edits[edit_key(chat_id, message_id)] = edit
         while len(self._editors) < min(_STATUS_EDITORS, len(self._status_edits)):
             task = asyncio.create_task(self._edit_statuses())
             self._editors.add(task)
             task.add_done_callback(self._editors.discard)
 
-    def _drop_status_edit(self, key: object) -> None:
-        if isinstance(key, tuple) and len(key) == 3 and key[0] == "edit":
-            self._status_edits.pop((key[1], key[2]), None)
+    def _drop_status_edit(self, key: Hashable) -> None:
+        self._status_edits.pop(key, None)
 
     async def _edit_statuses(self) -> None:
         with background():
             while self._status_edits:
-                (chat_id, message_id), (tracker_id, text, keyboard) = next(
-                    iter(self._status_edits.items())
-                )
-                del self._status_edits[chat_id, message_id]
+                key = next(iter(self._status_edits))
+                tracker_id, chat_id, message_id, text, keyboard = self._status_edits.pop(key)
                 markup = (
                     InlineKeyboardMarkup.de_json(json.loads(keyboard), self._bot)
                     if keyboard is not None
