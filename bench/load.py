@@ -280,7 +280,7 @@ async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
                 from bot.telegram.context import SERVICES_KEY
 
                 await app.bot_data[SERVICES_KEY].catalog.ensure()
-            probing = asyncio.create_task(probe.run(stop_probe)) if probe else None
+            probing: asyncio.Task[None] | None = None
             conn.send("ready")
             cpu0 = time.process_time()
             while True:
@@ -288,8 +288,10 @@ async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
                 if isinstance(word, dict):
                     await _store_watches(app, word["watches"])
                     conn.send("stored")
-                elif word == "go":
+                elif word == "go":  # the timed run: CPU and loop lag count from here
                     cpu0 = time.process_time()
+                    if probe is not None:
+                        probing = asyncio.create_task(probe.run(stop_probe))
                     conn.send("going")
                 elif word == "cpu":
                     conn.send(time.process_time() - cpu0)
