@@ -48,7 +48,7 @@ async def test_waiting_status_edits_stay_in_the_view_newest_text_and_an_answer_d
         for chat in chats:  # the status messages, sent as answers
             sent = await send(bot, chat.id, "waiting")
             assert sent is not None
-            messages.append(sent.message_id)
+            messages.append(sent)
 
         with background():
             for i, (chat, message_id) in enumerate(zip(chats, messages, strict=True)):

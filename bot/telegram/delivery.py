@@ -19,6 +19,7 @@ from html import escape
 from typing import Protocol
 
 from telegram import Bot
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.domain.attempts import Attempt, AttemptStatus
@@ -140,7 +141,8 @@ class ResultDelivery:
             text = f"{link}, {text}"
         try:
             await outbox_for(self._bot).run(
-                attempt.chat_id, lambda: self._bot.send_message(attempt.chat_id, text)
+                attempt.chat_id,
+                lambda: self._bot.send_message(attempt.chat_id, text, parse_mode=ParseMode.HTML),
             )
         except TelegramError as exc:
             log.info("attempt %d: 'not created' not sent: %s", attempt.id, exc)
@@ -152,7 +154,11 @@ class ResultDelivery:
                 await outbox_for(self._bot).run(
                     attempt.chat_id,
                     lambda: self._bot.edit_message_text(
-                        text, chat_id=attempt.chat_id, message_id=card, reply_markup=None
+                        text,
+                        chat_id=attempt.chat_id,
+                        message_id=card,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=None,
                     ),
                     key=edit_key(attempt.chat_id, card),
                 )
@@ -168,7 +174,8 @@ class ResultDelivery:
             text = f"{link}, {text}"
         try:
             message = await outbox_for(self._bot).run(
-                attempt.chat_id, lambda: self._bot.send_message(attempt.chat_id, text)
+                attempt.chat_id,
+                lambda: self._bot.send_message(attempt.chat_id, text, parse_mode=ParseMode.HTML),
             )
         except TelegramError as exc:
             log.warning("attempt %d: result not delivered yet: %s", attempt.id, exc)

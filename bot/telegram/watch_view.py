@@ -24,7 +24,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
 )
 from telegram.error import TelegramError
@@ -278,8 +277,7 @@ class TelegramWatchView:
             if watch.chat_id < 0 and watch.user_name:
                 link = f'<a href="tg://user?id={watch.user_id}">{escape(watch.user_name)}</a>'
                 body = f"{self._tr(watch).isolate(link)}, {text}"
-            message = await send(self._bot, watch.chat_id, body, markup)
-            message_id = message.message_id if message is not None else None
+            message_id = await send(self._bot, watch.chat_id, body, markup)
         if message_id is not None:
             watch.shown_digest, watch.shown_at = _digest(text, markup), now
         return message_id
@@ -430,7 +428,7 @@ class TelegramWatchView:
 
     async def _send(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> Message | None:
+    ) -> int | None:
         # Background sends never sit out a flood wait: the poller must not stall.
         return await send(self._bot, chat_id, text, markup, patience=0)
 
