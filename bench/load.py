@@ -146,6 +146,16 @@ def _luhn_imei(n: int) -> str:
     return body + luhn_check_digit(body)
 
 
+def _stall_kind(lag: float, own: float, others: float) -> str:
+    """Where a stall of the loop went, from the CPU time its thread (`own`) and the
+    process's other threads (`others`) used meanwhile."""
+    if own >= 0.5 * lag:
+        return "the loop computing"
+    if others >= 0.5 * lag:
+        return "another thread of the bot"
+    return "no CPU for the bot (waiting for a core)"
+
+
 class _LagProbe:
     """`BENCH_LAG=/tmp/lag`: how late the bot's loop wakes from a 1 ms sleep, and what its
     thread (and every other thread of the scenario) was running when the loop stayed away
@@ -156,6 +166,7 @@ class _LagProbe:
     def __init__(self) -> None:
         self.lags: list[float] = []
         self.stacks: Counter[str] = Counter()
+        self.stalls: defaultdict[str, list[float]] = defaultdict(list)
         self._beat = time.perf_counter()
         self._done = threading.Event()
         self._loop_thread = threading.get_ident()
@@ -167,8 +178,16 @@ class _LagProbe:
             while not stop.is_set():
                 t0 = time.perf_counter()
                 self._beat = t0
+                cpu0, own0 = time.process_time(), time.thread_time()
                 await asyncio.sleep(0.001)
-                self.lags.append(time.perf_counter() - t0 - 0.001)
+                lag = time.perf_counter() - t0 - 0.001
+                self.lags.append(lag)
+                if lag > self.STALL:
+                    own = time.thread_time() - own0
+                    others = time.process_time() - cpu0 - own
+                    # What the stall was: the loop's own work, another thread of the
+                    # process (the GIL), or no thread of the bot on a core at all.
+                    self.stalls[_stall_kind(lag, own, others)].append(lag)
         finally:
             self._done.set()
             watchdog.join(5)
@@ -206,6 +225,11 @@ class _LagProbe:
             f"p999 {pick(0.999) * 1000:.2f} ms max {lags[-1] * 1000:.1f} ms; "
             f"over 10 ms: {sum(1 for v in lags if v > 0.010)}, "
             f"over 20 ms: {sum(1 for v in lags if v > 0.020)}"
+        ]
+        out += [
+            f"stalls over {self.STALL * 1000:.0f} ms, {kind}: {len(v)}, "
+            f"total {sum(v) * 1000:.0f} ms, max {max(v) * 1000:.1f} ms"
+            for kind, v in sorted(self.stalls.items())
         ]
         out += [f"{n:5d}  {stack}" for stack, n in self.stacks.most_common(40)]
         return "\n".join(out) + "\n"
@@ -280,7 +304,13 @@ async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
                 from bot.telegram.context import SERVICES_KEY
 
                 await app.bot_data[SERVICES_KEY].catalog.ensure()
+                # As a bot that has been up a while: the imports it does once quiet
+                # (`bot.app.warm_up`) are done before the timed run.
+                from bot.app import warm_up
+
+                await warm_up()
             probing: asyncio.Task[None] | None = None
+            modules_at_go: set[str] = set()
             conn.send("ready")
             cpu0 = time.process_time()
             while True:
@@ -290,6 +320,7 @@ async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
                     conn.send("stored")
                 elif word == "go":  # the timed run: CPU and loop lag count from here
                     cpu0 = time.process_time()
+                    modules_at_go = set(sys.modules)
                     if probe is not None:
                         probing = asyncio.create_task(probe.run(stop_probe))
                     conn.send("going")
@@ -309,6 +340,9 @@ async def _bot_serve(conn: Connection, spec: dict[str, Any]) -> None:
                 await probing
                 with open(f"{lag_to}.{os.getpid()}", "w") as out:  # noqa: ASYNC230
                     out.write(probe.report())
+                    late = sorted(set(sys.modules) - modules_at_go)
+                    out.write(f"modules imported during the run: {len(late)}\n")
+                    out.write("".join(f"  {name}\n" for name in late))
     except BaseException:
         with contextlib.suppress(OSError):
             conn.send({"error": traceback.format_exc()})

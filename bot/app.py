@@ -9,11 +9,9 @@ import logging
 import sys
 import warnings
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -22,7 +20,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    Defaults,
     InlineQueryHandler,
     MessageHandler,
     TypeHandler,
@@ -30,6 +27,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.domain import phone, search
 from bot.domain.watch import WatchPolicy
 from bot.i18n import available_languages, gettext_for, telegram_language_code
 from bot.logs import current_update, setup_logging
@@ -136,7 +134,8 @@ def build_application(settings: Settings) -> App:
         .concurrent_updates(PerConversationProcessor(64))
         # Handlers and jobs get a BotContext: typed access to the services in bot_data.
         .context_types(ContextTypes(context=BotContext))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=UTC))
+        # No `Defaults`: every send names its parse mode (HTML), and without them PTB does
+        # not re-check every call's arguments against them.
         # No PTB rate limiter: every send goes through the outbox (bot/telegram/outbox.py),
         # which keeps Telegram's limits per chat and lets a 429 pause only its chat.
         .post_init(post_init)
@@ -309,12 +308,13 @@ async def _watch_tick(context: Context) -> None:
 async def _command_menus(context: Context) -> None:
     """Set the menus once a getUpdates comes back empty (at once in webhook mode): reading
     every language's catalog takes CPU that neither the first poll nor the answers to the
-    first updates should wait for."""
+    first updates should wait for. Then `warm_up`, and freeze what start-up made."""
     polling = context.job.data if context.job is not None else False
     if polling:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(BotContext.of(context).vitals.quiet.wait(), MENUS_AFTER)
     await _set_commands(context.application)
+    await warm_up()
     # Start-up is over and the bot is quiet: what lives now (PTB, pydantic's schemas, the
     # model catalogue and its index, the catalogs: ~130k objects) lives as long as the
     # process. Frozen, a full garbage collection no longer walks it (it stalled the event
@@ -322,6 +322,20 @@ async def _command_menus(context: Context) -> None:
     if _whole_process:
         gc.collect()
         gc.freeze()
+
+
+async def warm_up() -> None:
+    """Import what the first search (rapidfuzz) and the first phone number (phonenumbers)
+    need, in a thread: imported by the step that first needs them, they held the event
+    loop, and every installer's answer, for 20-50 ms. In a thread the loop keeps its turns
+    (the GIL changes hands every 5 ms). Not at start-up: that would delay the first
+    getUpdates; the idle bot holds them (+5 MB)."""
+    await asyncio.to_thread(_preload)
+
+
+def _preload() -> None:
+    phone.preload()
+    search.preload()
 
 
 async def _set_commands(app: AnyApp) -> None:

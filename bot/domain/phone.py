@@ -122,3 +122,9 @@ def format_phone(digits: str) -> str:
     if not phonenumbers.is_possible_number(number):
         return "+" + digits
     return str(phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL))
+
+
+def preload() -> None:
+    """Import what reading a phone number needs (phonenumbers), ahead of the first number;
+    `bot.app` calls it in a thread soon after start."""
+    import phonenumbers  # noqa: F401

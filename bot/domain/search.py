@@ -575,3 +575,10 @@ class ModelIndex:
                 for pos in self._vendor_members[vid]:
                     if scores.get(pos, 0.0) < _VENDOR_LIST_SCORE:
                         scores[pos] = _VENDOR_LIST_SCORE
+
+
+def preload() -> None:
+    """Import what a fuzzy search needs (rapidfuzz), ahead of the first search that
+    needs it; `bot.app` calls it in a thread soon after start."""
+    from rapidfuzz import process  # noqa: F401
+    from rapidfuzz.distance import OSA  # noqa: F401
