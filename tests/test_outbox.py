@@ -4,13 +4,14 @@ and end to end, through the fault proxy: one chat's 429 does not hold another ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from telegram.error import RetryAfter
 
 from bot.sandbox import NavixySandbox
-from bot.telegram.outbox import Limits, Outbox, Priority, background
+from bot.telegram.outbox import SWEEP_AT_LEAST, Limits, Outbox, Priority, background
 from tests.e2e import catalog_ready, installer, make_settings, running_bot
 from tests.fakes.faulty_telegram import FaultyTelegram, TgError
 from tests.fakes.telegram import FakeTelegram
@@ -205,6 +206,38 @@ async def test_background_work_in_a_private_chat_is_paced_after_its_burst() -> N
     box._wake.set()
     await asyncio.wait_for(asyncio.gather(*calls[3:]), 5)
     assert rec.ran == [f"m{i}" for i in range(5)]
+
+
+async def test_idle_chats_are_forgotten_a_paused_or_spent_one_is_kept() -> None:
+    now = [0.0]
+    limits = Limits(private_per_second=1.0, private_burst=3, overall_burst=10_000)
+    box, rec = Outbox(limits, clock=lambda: now[0]), Recorder()
+
+    async def flooded() -> str:
+        raise RetryAfter(60)
+
+    with contextlib.suppress(RetryAfter):
+        await asyncio.wait_for(box.run(1, flooded, patience=0), 5)  # chat 1: paused 60 s
+    for chat in range(2, SWEEP_AT_LEAST + 1):
+        await asyncio.wait_for(box.run(chat, rec.call(f"c{chat}")), 5)
+    with background():  # chat 2 spends its burst: 3 calls in the same second
+        await asyncio.wait_for(asyncio.gather(*(box.run(2, rec.call("b")) for _ in range(2))), 5)
+    assert box.tracked_chats == SWEEP_AT_LEAST
+    now[0] += 1.0  # every bucket but chat 2's has refilled; chat 1 is still paused
+    await asyncio.wait_for(box.run(-5, rec.call("group")), 5)  # one chat more: a sweep
+    assert box.tracked_chats == 3  # chats 1, 2 and -5
+    with background():  # chat 2 has 1 call of its budget back, not 3 (kept, not forgotten)
+        await asyncio.wait_for(box.run(2, rec.call("next")), 5)
+        late = box.submit(2, rec.call("late"))
+    await asyncio.sleep(0)
+    assert box.queued(2) == 1 and not late.done()
+    paused = box.submit(1, rec.call("after the pause"))  # chat 1 still sits out its 429
+    await asyncio.sleep(0)
+    assert box.queued(1) == 1
+    now[0] += 60.0
+    box._wake.set()
+    await asyncio.wait_for(asyncio.gather(late, paused), 5)
+    assert sorted(rec.ran[-2:]) == ["after the pause", "late"]
 
 
 async def test_e2e_a_429_in_one_chat_does_not_hold_another_chats_reply(

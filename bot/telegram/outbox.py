@@ -22,6 +22,10 @@ its calls through `outbox_for(bot).run(chat_id, call)` instead of calling Telegr
   (only the newest text is sent; both callers get its result). An interactive edit of the
   message drops the background edits still waiting for it (they would show older text).
 
+- **Idle chats are forgotten**: a chat with nothing queued, no flood pause ahead and its
+  budget refilled is dropped from the table (it would be created the same again), so the
+  outbox does not grow with every chat the bot ever talked to.
+
 Nothing here holds a lock across a call; callers wait only for their own call.
 """
 
@@ -46,6 +50,11 @@ from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+#: The outbox looks for idle chats to forget once it tracks this many (then at twice as
+#: many as remained).
+SWEEP_AT_LEAST = 1024
 
 
 class Priority(IntEnum):
@@ -149,6 +158,7 @@ class Outbox:
         # Background work leaves this many calls of the overall budget to the answers.
         self._reserve = max(0.0, min(lim.interactive_reserve, self._overall.capacity - 1.0))
         self._chats: dict[int | None, _Chat] = {}
+        self._sweep_at = SWEEP_AT_LEAST
         # Chats with queued jobs, in turn order; and those with an interactive job queued.
         self._waiting: dict[int | None, None] = {}
         self._answers: dict[int | None, None] = {}
@@ -246,10 +256,17 @@ class Outbox:
 
     # --- scheduling ------------------------------------------------------------------------------
 
+    @property
+    def tracked_chats(self) -> int:
+        """Chats the outbox keeps state for (queues, budgets, flood pauses)."""
+        return len(self._chats)
+
     def _chat(self, chat_id: int | None) -> _Chat:
         chat = self._chats.get(chat_id)
         if chat is None:
             lim, now = self.limits, self.clock()
+            if len(self._chats) >= self._sweep_at:
+                self._forget_idle(now)
             bucket: _Bucket | None
             if chat_id is None:
                 bucket = None
@@ -259,6 +276,14 @@ class Outbox:
                 bucket = _Bucket(lim.private_per_second, lim.private_burst, now)
             chat = self._chats[chat_id] = _Chat(chat_id, bucket)
         return chat
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the chats that a new `_Chat` would equal (nothing queued or in flight, no
+        flood pause ahead, the budget refilled), so a bot that has talked to 10,000 chats
+        does not keep 10,000 queues. Swept when the table has doubled: amortised O(1)."""
+        for chat_id in [cid for cid, chat in self._chats.items() if _idle(chat, now)]:
+            del self._chats[chat_id]
+        self._sweep_at = max(SWEEP_AT_LEAST, 2 * len(self._chats))
 
     def _enqueue(self, chat: _Chat, job: _Job, future: asyncio.Future[T]) -> asyncio.Future[T]:
         if self._pump is None or self._pump.done():
@@ -401,6 +426,16 @@ class Outbox:
             else:
                 self._answers.pop(chat.chat_id, None)
             self._wake.set()
+
+
+def _idle(chat: _Chat, now: float) -> bool:
+    bucket = chat.bucket
+    return (
+        chat.empty()
+        and not chat.busy
+        and chat.paused_until <= now
+        and (bucket is None or bucket.wait(now, bucket.capacity) == 0.0)
+    )
 
 
 def _min(a: float | None, b: float) -> float:
