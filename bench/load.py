@@ -19,8 +19,9 @@ watcher polls and edits them as it would in production.
 
 Start-up and idle memory: the bot (and the echo bot) started as `python -m bot` would, in
 a child process, against a fake Telegram in this process: seconds from spawning it to its
-first getUpdates, and its RSS then and after 2 s idle. The bot's modules are compiled to
-bytecode first, as in the image.
+first getUpdates, and its RSS then, after 2 s idle, and (the bot) 2 s after it set its
+command menus once polling was quiet and imported what the first search and phone number
+need (`bot.app.warm_up`). The bot's modules are compiled to bytecode first, as in the image.
 
 `--replies K,...`: K users each sending `/start` (the bot) or a word (the echo bot), the
 per-reply CPU of the issue's target. `--trace`: each scenario's slowest steps split into
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import functools
 import gc
 import json
@@ -488,6 +490,12 @@ async def _act_and_wait(
     return seen_at
 
 
+#: The update whose handlers run in this task (`--trace`, in the bot's process).
+_TRACED_UPDATE: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "bench_traced_update", default=None
+)
+
+
 class _BotTrace:
     """When each update reached the bot's queue, waited, ran, and when the bot started each
     send or edit per chat (`--trace`; the bot's thread writes, the main thread reads after
@@ -497,6 +505,9 @@ class _BotTrace:
         self.queued: dict[int, float] = {}
         self.started: dict[int, float] = {}
         self.sends: dict[str, list[float]] = defaultdict(list)
+        #: Per update: seconds its handlers awaited Navixy calls, and SQLite.
+        self.navixy: defaultdict[int, float] = defaultdict(float)
+        self.sqlite: defaultdict[int, float] = defaultdict(float)
         #: The process's garbage collections: (generation, started, ended).
         self.collections: list[tuple[int, float, float]] = []
         self._collecting = 0.0
@@ -516,7 +527,25 @@ class _BotTrace:
             "started": self.started,
             "sends": dict(self.sends),
             "collections": self.collections,
+            "navixy": dict(self.navixy),
+            "sqlite": dict(self.sqlite),
         }
+
+    @staticmethod
+    def _time_awaits(owner: Any, name: str, into: defaultdict[int, float]) -> None:
+        """Wrap the coroutine method `owner.name`: the time each traced update awaits it."""
+        original = getattr(owner, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            uid = _TRACED_UPDATE.get()
+            t0 = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                if uid is not None:
+                    into[uid] += time.perf_counter() - t0
+
+        setattr(owner, name, timed)
 
     def attach(self, app: Any) -> None:
         queue = app.update_queue
@@ -534,12 +563,19 @@ class _BotTrace:
 
             async def run(uid: int, coroutine: Awaitable[Any]) -> None:
                 self.started[uid] = time.perf_counter()
+                _TRACED_UPDATE.set(uid)  # this task's: the handlers' awaits see it
                 await coroutine
 
             async def traced(update: Any, coroutine: Awaitable[Any]) -> None:
                 await process(update, run(update.update_id, coroutine))
 
             processor.do_process_update = traced
+            from bot.app import RESOURCES_KEY
+
+            resources = app.bot_data[RESOURCES_KEY]
+            self._time_awaits(resources.client._http, "post", self.navixy)
+            # aiosqlite runs every statement through `_execute` (its one worker thread).
+            self._time_awaits(resources.db._conn, "_execute", self.sqlite)
         client = app.bot.request._client
         request = client.request
 
@@ -637,8 +673,9 @@ def _seed_trackers(sandbox: Any, count: int) -> list[int]:
 def _parts(
     tg: Any, samples: list[tuple[str, int, int, float, float]], bot: dict[str, Any]
 ) -> list[Any]:
-    """Per sample: (step, total, to the bot, queued, waited, handler, send, back, garbage
-    collection in the bot) s; `bot` is `_BotTrace.recorded()`."""
+    """Per sample: (step, total, to the bot, queued, waited, handler, of which awaiting
+    Navixy, of which awaiting SQLite, send, back, garbage collection in the bot) s; `bot` is
+    `_BotTrace.recorded()`."""
     import bisect
 
     updates: dict[int, list[int]] = defaultdict(list)
@@ -678,6 +715,8 @@ def _parts(
                 queued - got,
                 started - queued,
                 sent - started,
+                bot.get("navixy", {}).get(uid, 0.0),
+                bot.get("sqlite", {}).get(uid, 0.0),
                 done - sent,
                 seen_at - done,
                 _collected_within(bot["collections"], t0, seen_at),
@@ -747,7 +786,7 @@ def _trace_summary(recorded: dict[str, Any] | None, tg: Any, timer: _Timer) -> d
     full = [end - start for generation, start, end in recorded["collections"] if generation == 2]
     return {
         "slowest": sorted(parts, key=lambda p: p[1], reverse=True)[:TRACE_SLOWEST],
-        "parts_p50": [_rank(sorted(p[i] for p in parts), 0.5) for i in range(2, 9)],
+        "parts_p50": [_rank(sorted(p[i] for p in parts), 0.5) for i in range(2, 11)],
         "full_collections": [len(full), max(full, default=0.0), sum(full)],
     }
 
@@ -966,13 +1005,22 @@ async def _idle(kind: str, tmp: Path) -> dict[str, float]:
             rss0 = _rss_mb(proc.pid)
             await asyncio.sleep(2.0)  # idle on purpose: what the bot holds at rest
             rss = _rss_mb(proc.pid)
+            settled = rss
+            if kind != "echo":
+                # Once polling is quiet the bot sets its menus, then imports what the first
+                # search and phone number need (`bot.app.warm_up`): it holds those too.
+                await tg.wait_until(
+                    lambda: tg.calls("setMyCommands"), timeout=60, what="the command menus"
+                )
+                await asyncio.sleep(2.0)
+                settled = _rss_mb(proc.pid)
         finally:
             proc.send_signal(signal.SIGINT)
             try:
                 await asyncio.wait_for(proc.wait(), 30)
             except TimeoutError:
                 proc.kill()
-    return {"startup": startup, "rss_first_poll": rss0, "rss_idle": rss}
+    return {"startup": startup, "rss_first_poll": rss0, "rss_idle": rss, "rss_settled": settled}
 
 
 # ---------------------------------------------------------------- parent: run and print
@@ -1186,15 +1234,16 @@ def _print_trace(results: list[dict[str, Any]]) -> None:
     """Each scenario's slowest steps, in parts: to the bot (until the getUpdates carrying
     the action returned), queued (until the bot put the update in its queue), waited (until
     its handlers ran: the conversation's turn, a slot, the event loop), handler (until the
-    bot started the send or edit the user saw), send (until the fake answered it), back
+    bot started the send or edit the user saw; of it, how long the handlers awaited Navixy
+    calls and SQLite), send (until the fake answered it), back
     (until the simulated user saw it), and how much of it the process spent collecting
     garbage; each part's median over all the steps; the full collections in the run."""
     print("\n### Trace: the slowest steps, in parts (ms)\n")
     print(
-        "| scenario | step | total | to the bot | queued | waited | handler | send | back "
-        "| of which garbage collection |"
+        "| scenario | step | total | to the bot | queued | waited | handler | of it Navixy "
+        "| of it SQLite | send | back | of which garbage collection |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         if "slowest" not in r:
             continue
@@ -1202,11 +1251,11 @@ def _print_trace(results: list[dict[str, Any]]) -> None:
         parts = " | ".join(_ms(v) for v in r["parts_p50"])
         print(f"| {name} | median of each part | | {parts} |")
         if "harness_lag" in r:
-            print(f"| {name} | the fake's loop woke late: {r['harness_lag']} | | | | | | | | |")
+            print(f"| {name} | the fake's loop woke late: {r['harness_lag']} | | | | | | | | | | |")
         count, longest, total = r["full_collections"]
         print(
             f"| {name} | full collections: {count}, longest {_ms(longest)}, "
-            f"in all {_ms(total)} | | | | | | | | |"
+            f"in all {_ms(total)} | | | | | | | | | | |"
         )
         for step, *values in r["slowest"]:
             print(f"| {name} | {step} | " + " | ".join(_ms(v) for v in values) + " |")
@@ -1220,6 +1269,7 @@ def _print_idle(idle: dict[str, Any]) -> None:
         ("startup", "start-up to first getUpdates s"),
         ("rss_first_poll", "RSS at first getUpdates MB"),
         ("rss_idle", "RSS idle (2 s later) MB"),
+        ("rss_settled", "RSS idle, menus set and warmed up (bot: 2 s after its menus) MB"),
     ):
         e, b = idle["echo"][key], idle["bot"][key]
         print(f"| {label} | {e:.2f} | {b:.2f} | {_ratio(b, e)} |")

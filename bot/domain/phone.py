@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from phonenumbers import PhoneNumber
 
-# phonenumbers is imported at first use (the phone step), not with the bot: ~20 ms start-up.
+# phonenumbers is not imported with the bot (~20 ms of start-up): `bot.app.warm_up` imports
+# it in a thread once the bot is quiet, else the first phone step does.
 
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212./()\[\]]+")
 _NAVIXY_FORMAT = re.compile(r"[0-9]{8,20}")

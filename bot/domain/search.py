@@ -281,7 +281,7 @@ class _KeySet:
                 pos = joined.find(q, pos + 1)
         # Typos (OSA: insert, delete, substitute or swap two neighbours).
         if n >= 4:
-            from rapidfuzz import process  # at first use: 3.5 MB the idle bot does without
+            from rapidfuzz import process  # not at start-up (bot.app.warm_up: once quiet)
             from rapidfuzz.distance import OSA
 
             low = math.ceil(n * _FUZZY_CUTOFF)
