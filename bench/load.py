@@ -570,11 +570,14 @@ class _BotTrace:
                 await process(update, run(update.update_id, coroutine))
 
             processor.do_process_update = traced
-            from bot.app import RESOURCES_KEY
-
-            resources = app.bot_data[RESOURCES_KEY]
+        # The bot's (the echo bot has neither Navixy nor SQLite, nor imports bot.app).
+        wiring = sys.modules.get("bot.app")
+        resources = app.bot_data.get(wiring.RESOURCES_KEY) if wiring is not None else None
+        if resources is not None:
             self._time_awaits(resources.client._http, "post", self.navixy)
-            # aiosqlite runs every statement through `_execute` (its one worker thread).
+            # The database's lock (one connection), then aiosqlite's `_execute` (its one
+            # worker thread) for every statement: waiting for the lock counts too.
+            self._time_awaits(resources.db._lock, "acquire", self.sqlite)
             self._time_awaits(resources.db._conn, "_execute", self.sqlite)
         client = app.bot.request._client
         request = client.request
