@@ -203,7 +203,7 @@ async def test_background_work_in_a_private_chat_is_paced_after_its_burst() -> N
     await asyncio.wait_for(asyncio.gather(*calls[:3]), 5)
     assert box.queued(5) == 2  # the burst went at once; the rest waits for the clock
     now[0] += 2.0
-    box._wake.set()
+    box.clock_moved()
     await asyncio.wait_for(asyncio.gather(*calls[3:]), 5)
     assert rec.ran == [f"m{i}" for i in range(5)]
 
@@ -235,7 +235,7 @@ async def test_idle_chats_are_forgotten_a_paused_or_spent_one_is_kept() -> None:
     await asyncio.sleep(0)
     assert box.queued(1) == 1
     now[0] += 60.0
-    box._wake.set()
+    box.clock_moved()
     await asyncio.wait_for(asyncio.gather(late, paused), 5)
     assert sorted(rec.ran[-2:]) == ["after the pause", "late"]
 

@@ -66,7 +66,7 @@ async def test_waiting_status_edits_stay_in_the_view_newest_text_and_an_answer_d
         # reach Telegram in all (#0-#3, #5's newest), one per minute of the test's clock.
         for edits in range(2, 6):
             clock.advance(60)
-            outbox._wake.set()
+            outbox.clock_moved()
             await tg.wait_until(functools.partial(_background_edits_are, tg, chats, edits))
         await asyncio.wait_for(view.drain(), 5)
 
