@@ -1094,9 +1094,9 @@ async def test_result_edit_and_resend_fail_the_result_is_delivered_later_once(
         me = installer(tg)
         async with bot_running(settings) as app:
             card = await (mobile_to_summary(me, "Van 7") if mobile else to_summary(me))
-            # A device's result is its status message, sent through the send layer, which
-            # tries a 5xx again twice; the app's result alone is tried once.
-            times = 1 if mobile else 1 + NETWORK_RETRIES
+            # Every result (a device's status message, the app's result) goes through the
+            # send layer, which tries a 5xx again twice.
+            times = 1 + NETWORK_RETRIES
             proxy.inject("editMessageText", TgError(502), times=times, when=_is_result)
             proxy.inject("sendMessage", TgError(500), times=times, when=_is_result)
             await tg.press(me.user, me.chat, card.message_id, register_data(card))

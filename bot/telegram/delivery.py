@@ -19,8 +19,6 @@ from html import escape
 from typing import Protocol
 
 from telegram import Bot
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
 
 from bot.domain.attempts import Attempt, AttemptStatus
 from bot.domain.plugins import MOBILE_PLUGINS
@@ -28,9 +26,8 @@ from bot.i18n import Gettext, gettext_for
 from bot.services.catalog import Catalog
 from bot.services.watcher import Watcher
 from bot.telegram import texts
-from bot.telegram.common import Context
+from bot.telegram.common import Context, edit_text, send
 from bot.telegram.context import BotContext, Deliveries
-from bot.telegram.outbox import edit_key, outbox_for
 
 log = logging.getLogger(__name__)
 
@@ -136,51 +133,18 @@ class ResultDelivery:
         """An attempt with an unknown outcome was settled in the background as not created:
         the installer, who saw no result (or cancelled meanwhile), is told (best effort)."""
         text = texts.registration_never_created(self._gettext(attempt), attempt.label)
-        if attempt.chat_id < 0 and attempt.user_name:
-            link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
-            text = f"{link}, {text}"
-        try:
-            await outbox_for(self._bot).run(
-                attempt.chat_id,
-                lambda: self._bot.send_message(attempt.chat_id, text, parse_mode=ParseMode.HTML),
-            )
-        except TelegramError as exc:
-            log.info("attempt %d: 'not created' not sent: %s", attempt.id, exc)
+        if await send(self._bot, attempt.chat_id, _addressed(attempt, text)) is None:
+            log.info("attempt %d: 'not created' not sent", attempt.id)
 
     async def _show(self, attempt: Attempt, card: int | None) -> bool:
         text = self.text(attempt)
-        if card is not None:
-            try:
-                await outbox_for(self._bot).run(
-                    attempt.chat_id,
-                    lambda: self._bot.edit_message_text(
-                        text,
-                        chat_id=attempt.chat_id,
-                        message_id=card,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=None,
-                    ),
-                    key=edit_key(attempt.chat_id, card),
-                )
-                return True
-            except BadRequest as exc:
-                if "not modified" in exc.message.lower():
-                    return True
-                log.info("attempt %d: result not edited into the card: %s", attempt.id, exc)
-            except TelegramError as exc:
-                log.info("attempt %d: result not edited into the card: %s", attempt.id, exc)
-        if attempt.chat_id < 0 and attempt.user_name:
-            link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
-            text = f"{link}, {text}"
-        try:
-            message = await outbox_for(self._bot).run(
-                attempt.chat_id,
-                lambda: self._bot.send_message(attempt.chat_id, text, parse_mode=ParseMode.HTML),
-            )
-        except TelegramError as exc:
-            log.warning("attempt %d: result not delivered yet: %s", attempt.id, exc)
+        if card is not None and await edit_text(self._bot, attempt.chat_id, card, text):
+            return True
+        message_id = await send(self._bot, attempt.chat_id, _addressed(attempt, text))
+        if message_id is None:
+            log.warning("attempt %d: result not delivered yet", attempt.id)
             return False
-        await self._journal.set_card(attempt.id, message.message_id)
+        await self._journal.set_card(attempt.id, message_id)
         return True
 
     async def _watch(self, attempt: Attempt, card: int | None) -> bool:
@@ -234,3 +198,11 @@ class ResultDelivery:
 
 def result_delivery(context: Context) -> Deliveries:
     return BotContext.of(context).delivery
+
+
+def _addressed(attempt: Attempt, text: str) -> str:
+    """In a group, the message names the installer it is for (a link to them)."""
+    if attempt.chat_id < 0 and attempt.user_name:
+        link = f'<a href="tg://user?id={attempt.user_id}">{escape(attempt.user_name)}</a>'
+        return f"{link}, {text}"
+    return text
