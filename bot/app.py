@@ -35,7 +35,7 @@ from bot.navixy.client import NavixyClient
 from bot.ops import startup
 from bot.ops.health import ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
-from bot.ops.polling import BackgroundErrors
+from bot.ops.polling import BackgroundErrors, LastPollAtShutdown
 from bot.services.access import AccessService
 from bot.services.catalog import Catalog
 from bot.services.crews import CrewService
@@ -347,13 +347,21 @@ async def _set_commands(app: AnyApp) -> None:
         code = telegram_language_code(lang) if lang else None
         calls.append(app.bot.set_my_commands(commands, language_code=code))
         await asyncio.sleep(0)  # a catalog read is ~10 ms: let updates in between
+    menus_for_languages = len(calls)
     # Admins: their commands too (set_admin_menu logs its own failures).
     calls += [menus.set_admin_menu(app.bot, a) for a in BotContext.of(app).access.admin_ids()]
-    for outcome in await asyncio.gather(*calls, return_exceptions=True):
-        if isinstance(outcome, TelegramError):
-            log.warning("command menu not set (the next start tries again): %s", outcome)
-        elif isinstance(outcome, BaseException):
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, TelegramError):
             raise outcome
+    failed = [o for o in outcomes if isinstance(o, TelegramError)]
+    if failed:  # one line: when Telegram is down, every language's menu fails alike
+        log.warning(
+            "%d of %d command menus not set (the next start tries again): %s",
+            len(failed),
+            menus_for_languages,
+            failed[0],
+        )
 
 
 async def _refresh_catalog(context: Context) -> None:
@@ -469,6 +477,9 @@ def configure_logging(settings: Settings) -> None:
         if secret:
             secrets.append(secret.get_secret_value())
     setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
+    updater_log = logging.getLogger("telegram.ext.Updater")
+    if not any(isinstance(f, LastPollAtShutdown) for f in updater_log.filters):
+        updater_log.addFilter(LastPollAtShutdown())
     if settings.log_level == "DEBUG":
         logging.getLogger().setLevel(logging.INFO)
         logging.getLogger("bot").setLevel(logging.DEBUG)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -152,6 +153,28 @@ async def test_telegram_errors_while_polling_are_one_warning_line_without_traceb
     assert "PTBUserWarning" not in err  # the per_message note is understood and silenced
     warnings = [ln for ln in err.splitlines() if "Telegram did not answer while polling" in ln]
     assert len(warnings) == 1, err
+
+
+async def test_telegram_not_answering_at_shutdown_is_one_warning_line_and_a_clean_exit(
+    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
+) -> None:
+    env = process_env(tg, sandbox, sandbox.new_api_key(), tmp_path / "bot.db")
+    async with bot_processes(tg, env, tmp_path) as new:
+        proc = new("p")
+        await proc.start()
+        assert proc.proc is not None
+        tg.get_updates_faults.extend([(502, "Bad Gateway")] * 50)  # Telegram goes bad
+        polls = len(tg.calls("getUpdates"))
+        await wait_for(lambda: len(tg.calls("getUpdates")) > polls, "a poll failed", timeout=30)
+        proc.proc.send_signal(signal.SIGTERM)  # docker stop; its last poll fails too
+        async with asyncio.timeout(30):
+            code = await proc.proc.wait()
+        err = proc.stderr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "ERROR" not in err
+    (line,) = [ln for ln in err.splitlines() if "the last poll at shutdown" in ln]
+    assert "WARNING" in line and "Bad Gateway" in line
 
 
 def test_repeat_limiter_lets_one_line_a_minute_through_and_counts_the_rest() -> None:

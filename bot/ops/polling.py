@@ -93,3 +93,21 @@ class BackgroundErrors:
             )
             self.exit_code = 1
             self._stop()
+
+
+class LastPollAtShutdown(logging.Filter):
+    """On PTB's `telegram.ext.Updater` logger: when Telegram does not answer the last
+    getUpdates at shutdown, PTB logs an ERROR with a traceback. It is a network problem
+    like any failed poll: one WARNING line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, NetworkError) and "one more time" in str(record.msg):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = (
+                "Telegram did not answer the last poll at shutdown (updates it fetched may "
+                "come again after the restart): %s"
+            )
+            record.args = (error.message,)
+            record.exc_info, record.exc_text = None, None
+        return True
