@@ -35,7 +35,7 @@ from bot.navixy.client import NavixyClient
 from bot.ops import startup
 from bot.ops.health import ObservedRequest, Readiness, Vitals
 from bot.ops.instance import AlreadyRunning, InstanceLock
-from bot.ops.polling import BackgroundErrors, LastPollAtShutdown
+from bot.ops.polling import BackgroundErrors, LastPollAtShutdown, quiet_lost_polls
 from bot.services.access import AccessService
 from bot.services.catalog import Catalog
 from bot.services.crews import CrewService
@@ -113,6 +113,7 @@ def build_application(settings: Settings) -> App:
         if settings.health_port is not None:
             await _start_health(app, settings, vitals)
         if _whole_process:
+            asyncio.get_running_loop().set_exception_handler(quiet_lost_polls)
             # Start-up is done (`python -m bot` turned the collector off for it): what it
             # made lives as long as the process, so no collection needs to walk it again.
             gc.freeze()

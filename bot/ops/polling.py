@@ -3,9 +3,11 @@ traceback, repeats summarised; a second poller on the same token ends this proce
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from telegram.error import Conflict, NetworkError, TimedOut
 
@@ -111,3 +113,16 @@ class LastPollAtShutdown(logging.Filter):
             record.args = (error.message,)
             record.exc_info, record.exc_text = None, None
         return True
+
+
+def quiet_lost_polls(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's exception handler (`python -m bot`). A getUpdates that fails while
+    the bot stops leaves PTB's polling task with an exception nobody reads: asyncio would log
+    an ERROR with a traceback at exit. It is the same network problem: one WARNING line."""
+    error = context.get("exception")
+    task = context.get("future")
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if isinstance(error, NetworkError) and "Updater" in getattr(coro, "__qualname__", ""):
+        log.warning("Telegram did not answer a poll while the bot stopped: %s", error.message)
+        return
+    loop.default_exception_handler(context)
