@@ -176,7 +176,8 @@ async def test_telegram_not_answering_at_shutdown_is_one_warning_line_and_a_clea
     assert "Traceback" not in err
     assert "ERROR" not in err
     (line,) = [ln for ln in err.splitlines() if "the last poll at shutdown" in ln]
-    assert "WARNING" in line and "Bad Gateway" in line
+    # Why it failed: the 502, or the pool's one connection still held by the poll in flight.
+    assert " WARNING " in line and ("Bad Gateway" in line or "Pool timeout" in line), line
 
 
 def test_repeat_limiter_lets_one_line_a_minute_through_and_counts_the_rest() -> None:
