@@ -247,6 +247,13 @@ class BotProcess:
                 await proc.wait()
             assert proc.returncode == -signal.SIGKILL
 
+    async def stop(self, *, timeout: float = 30.0) -> int:
+        """SIGTERM (what `docker stop` sends) and wait for the exit; its exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(timeout):
+            return await self.proc.wait()
+
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 

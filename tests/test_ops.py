@@ -4,13 +4,14 @@ checks, JSON logs, backups, webhook mode. Real processes and real HTTP on loopba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from bot.ops.polling import BackgroundErrors, RepeatLimiter
 from bot.sandbox import NavixySandbox
 from tests.e2e import catalog_ready, installer, make_settings, running_bot, to_summary
 from tests.fakes.telegram import FakeTelegram
-from tests.test_e2e_reliability import REPO, bot_processes, process_env
+from tests.test_e2e_reliability import REPO, BotProcess, bot_processes, process_env
 
 pytestmark = pytest.mark.e2e
 
@@ -131,13 +132,22 @@ def BotProcess_from(new: Any, env: dict[str, str]) -> Any:
 # --- Telegram outage while polling ---------------------------------------------------------
 
 
-async def test_telegram_errors_while_polling_are_one_warning_line_without_traceback(
+@contextlib.asynccontextmanager
+async def _polling_bot(
     tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
-) -> None:
+) -> AsyncIterator[BotProcess]:
+    """`python -m bot` in a process of its own, long-polling the fake Telegram."""
     env = process_env(tg, sandbox, sandbox.new_api_key(), tmp_path / "bot.db")
     async with bot_processes(tg, env, tmp_path) as new:
         proc = new("p")
         await proc.start()
+        yield proc
+
+
+async def test_telegram_errors_while_polling_are_one_warning_line_without_traceback(
+    tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
+) -> None:
+    async with _polling_bot(tg, sandbox, tmp_path) as proc:
         polls = len(tg.calls("getUpdates"))
         tg.get_updates_faults.extend([(502, "Bad Gateway")] * 3)
         await wait_for(
@@ -158,19 +168,13 @@ async def test_telegram_errors_while_polling_are_one_warning_line_without_traceb
 async def test_telegram_not_answering_at_shutdown_is_one_warning_line_and_a_clean_exit(
     tg: FakeTelegram, sandbox: NavixySandbox, tmp_path: Path
 ) -> None:
-    env = process_env(tg, sandbox, sandbox.new_api_key(), tmp_path / "bot.db")
-    async with bot_processes(tg, env, tmp_path) as new:
-        proc = new("p")
-        await proc.start()
-        assert proc.proc is not None
+    async with _polling_bot(tg, sandbox, tmp_path) as proc:
         tg.get_updates_faults.extend([(502, "Bad Gateway")] * 50)  # Telegram goes bad
         polls = len(tg.calls("getUpdates"))
         await wait_for(lambda: len(tg.calls("getUpdates")) > polls, "a poll failed", timeout=30)
         # docker stop: its last poll fails too, and often a poll in flight (PTB's polling
         # task then ends with an error nobody reads: asyncio's ERROR, unless handled).
-        proc.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            code = await proc.proc.wait()
+        code = await proc.stop()
         err = proc.stderr()
     assert code == 0, err
     assert "Traceback" not in err
